@@ -1,0 +1,13 @@
+//! Every crossing between Rust and JavaScript lives under this module: the exported
+//! `GoldBoxCore` class, the host bridge the JS module provides, and the browser objects
+//! (WebSocket, timers, storage) that carry out the core's commands. Everything outside
+//! it is plain Rust, tested on the host.
+
+mod core;
+mod host;
+mod socket;
+mod storage;
+mod timers;
+
+pub use self::core::GoldBoxCore;
+pub use self::host::Host;

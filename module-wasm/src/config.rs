@@ -1,0 +1,91 @@
+//! What the JS module passes to `start`: where the server is, the token, and who is
+//! connecting.
+
+use gold_box_protocol::{UserInfo, WorldInfo};
+use serde::Deserialize;
+
+/// The core's start-up configuration, as the JS module sends it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CoreConfig {
+    /// `http(s)://host:port`, as the GM entered it.
+    pub server_url: String,
+    pub token: String,
+    pub world: WorldInfo,
+    pub user: UserInfo,
+}
+
+/// Why a server URL cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadServerUrl(pub String);
+
+impl std::fmt::Display for BadServerUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "server URL `{}` must start with http:// or https:// (for example http://127.0.0.1:8787)",
+            self.0
+        )
+    }
+}
+
+/// The base URL without a trailing slash: `http://host:port`.
+pub fn http_base(server_url: &str) -> Result<String, BadServerUrl> {
+    let trimmed = server_url.trim().trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("http://")
+        .or_else(|| trimmed.strip_prefix("https://"))
+        .ok_or_else(|| BadServerUrl(server_url.to_owned()))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(BadServerUrl(server_url.to_owned()));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// The WebSocket URL for a server URL: `http://h:p` → `ws://h:p/ws`.
+pub fn websocket_url(server_url: &str) -> Result<String, BadServerUrl> {
+    let base = http_base(server_url)?;
+    let ws = match base.strip_prefix("https://") {
+        Some(rest) => format!("wss://{rest}"),
+        None => format!("ws://{}", &base["http://".len()..]),
+    };
+    Ok(format!("{ws}/ws"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_urls_become_websocket_urls() {
+        assert_eq!(
+            websocket_url("http://127.0.0.1:8787").as_deref(),
+            Ok("ws://127.0.0.1:8787/ws")
+        );
+        assert_eq!(
+            websocket_url("https://gm.example.org/").as_deref(),
+            Ok("wss://gm.example.org/ws")
+        );
+        assert_eq!(
+            websocket_url(" http://localhost:1/base/ ").as_deref(),
+            Ok("ws://localhost:1/base/ws")
+        );
+    }
+
+    #[test]
+    fn urls_without_an_http_scheme_are_refused_with_an_example() {
+        for bad in [
+            "",
+            "127.0.0.1:8787",
+            "ws://127.0.0.1:8787",
+            "http://",
+            "http:///x",
+        ] {
+            let error = websocket_url(bad).expect_err(bad);
+            assert!(
+                error.to_string().contains("http://127.0.0.1:8787"),
+                "{error}"
+            );
+        }
+    }
+}

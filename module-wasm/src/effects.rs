@@ -1,0 +1,121 @@
+//! The vocabulary between the plain-Rust core and the browser: what can happen to the
+//! core ([`Input`]) and what the core asks the browser to do ([`Command`]).
+//!
+//! The core never touches a socket, a timer or the DOM itself; it returns commands and
+//! the bindings carry them out. That keeps every decision testable on the host with a
+//! fake clock.
+
+use gold_box_protocol::AiMessage;
+use serde::Serialize;
+
+/// Named timers; setting one that is already set replaces it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TimerKind {
+    /// The next reconnect attempt.
+    Reconnect,
+    /// The next heartbeat `ping`.
+    Heartbeat,
+    /// The moment a `pong` is overdue and the socket is taken for dead.
+    PongDeadline,
+}
+
+/// Something that happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// The socket opened.
+    SocketOpened,
+    /// A text frame arrived.
+    SocketText(String),
+    /// The socket closed (or failed to open).
+    SocketClosed { code: u16, reason: String },
+    /// A timer fired.
+    Timer(TimerKind),
+}
+
+/// Something the browser should do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Open a WebSocket to `url`, dropping any previous one.
+    OpenSocket {
+        url: String,
+    },
+    /// Send a text frame on the open socket.
+    Send(String),
+    /// Close the socket and forget it: no further events come from it.
+    CloseSocket {
+        code: u16,
+        reason: String,
+    },
+    SetTimer {
+        kind: TimerKind,
+        delay_ms: u64,
+    },
+    CancelTimer(TimerKind),
+    /// Tell the JS module.
+    Emit(CoreEvent),
+}
+
+/// The connection states the JS module shows on the button.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionState {
+    /// Not started, or stopped.
+    Idle,
+    /// Opening the socket or waiting for `connected`.
+    Connecting,
+    Connected,
+    /// The socket dropped; a reconnect is scheduled.
+    Reconnecting,
+    /// The server refused the token; no retry until the settings change.
+    AuthFailed,
+    /// The server speaks another protocol version; no retry.
+    Incompatible,
+    /// Another tab took over this client's connection; no retry.
+    Replaced,
+}
+
+impl ConnectionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::Idle => "idle",
+            ConnectionState::Connecting => "connecting",
+            ConnectionState::Connected => "connected",
+            ConnectionState::Reconnecting => "reconnecting",
+            ConnectionState::AuthFailed => "auth_failed",
+            ConnectionState::Incompatible => "incompatible",
+            ConnectionState::Replaced => "replaced",
+        }
+    }
+}
+
+/// An event for the JS module (`host.emit(event)`), as a plain object tagged by `type`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CoreEvent {
+    State {
+        state: ConnectionState,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    TurnStarted {
+        request_id: String,
+    },
+    ChatResponse {
+        request_id: String,
+        message: AiMessage,
+    },
+    TurnComplete {
+        request_id: String,
+        status: gold_box_protocol::TurnStatus,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        iterations: u32,
+        duration_ms: u64,
+    },
+    Error {
+        code: gold_box_protocol::ErrorCode,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+    },
+}

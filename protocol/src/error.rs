@@ -1,0 +1,126 @@
+//! Error codes of the protocol and the typed error a bad frame decodes to.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The `code` of an `error` frame or of an HTTP error body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    AuthFailed,
+    ProtocolUnsupported,
+    InvalidMessage,
+    UnknownType,
+    PayloadTooLarge,
+    AiBusy,
+    /// Reserved: no server sends it yet.
+    RateLimited,
+    ProviderError,
+    Timeout,
+    Internal,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    UnsupportedMediaType,
+    /// A code this version does not know (sent by a newer peer).
+    #[serde(other)]
+    Unrecognized,
+}
+
+impl ErrorCode {
+    /// The wire spelling, as in `docs/PROTOCOL.md`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::AuthFailed => "AUTH_FAILED",
+            ErrorCode::ProtocolUnsupported => "PROTOCOL_UNSUPPORTED",
+            ErrorCode::InvalidMessage => "INVALID_MESSAGE",
+            ErrorCode::UnknownType => "UNKNOWN_TYPE",
+            ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ErrorCode::AiBusy => "AI_BUSY",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::ProviderError => "PROVIDER_ERROR",
+            ErrorCode::Timeout => "TIMEOUT",
+            ErrorCode::Internal => "INTERNAL",
+            ErrorCode::Unauthorized => "UNAUTHORIZED",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ErrorCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::Unrecognized => "UNRECOGNIZED",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a frame could not be decoded. Each variant names what was wrong, so that the
+/// `error` frame sent back lets the sender fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    /// Not JSON, not an object, or `type` missing or not a string.
+    Malformed { reason: String },
+    /// A `type` this side does not know.
+    UnknownType { type_name: String },
+    /// `data` does not fit the frame's type (a missing field, a wrong field type).
+    InvalidData {
+        type_name: &'static str,
+        reason: String,
+    },
+    /// A frame that must answer or name a request came without `request_id`.
+    MissingRequestId { type_name: &'static str },
+    /// An integer outside `0..2^53` (it would not survive JavaScript).
+    OutOfRange {
+        type_name: &'static str,
+        field: &'static str,
+        value: u64,
+    },
+}
+
+impl FrameError {
+    /// The error code this failure is reported with.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            FrameError::UnknownType { .. } => ErrorCode::UnknownType,
+            _ => ErrorCode::InvalidMessage,
+        }
+    }
+
+    /// A malformed frame, from the JSON parser's own message.
+    pub fn malformed(reason: impl fmt::Display) -> Self {
+        FrameError::Malformed {
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::Malformed { reason } => write!(f, "malformed frame: {reason}"),
+            FrameError::UnknownType { type_name } => {
+                write!(f, "unknown message type `{type_name}`")
+            }
+            FrameError::InvalidData { type_name, reason } => {
+                write!(f, "invalid `{type_name}` data: {reason}")
+            }
+            FrameError::MissingRequestId { type_name } => {
+                write!(f, "`{type_name}` needs a `request_id`")
+            }
+            FrameError::OutOfRange {
+                type_name,
+                field,
+                value,
+            } => write!(
+                f,
+                "`{type_name}` field `{field}` is {value}, above the largest safe integer 2^53-1"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}

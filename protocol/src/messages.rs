@@ -1,0 +1,248 @@
+//! The payloads (`data`) of every frame, and the values they are built from.
+//!
+//! Field names and enum spellings here are the wire's; `docs/PROTOCOL.md` is their prose.
+//! Unknown fields are ignored on input so that a newer peer can add fields without
+//! breaking an older one.
+
+use crate::JsonValue;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The payload of frames that carry no data (`ping`, `pong`, `ai_turn_started`).
+/// It is written as `{}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Empty {}
+
+/// The Foundry world the client runs in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorldInfo {
+    pub id: String,
+    pub title: String,
+    pub system: String,
+}
+
+/// The Foundry user who runs the client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub id: String,
+    pub name: String,
+    pub is_gm: bool,
+}
+
+/// `connect`: the client's first frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connect {
+    /// `gb-<userId>-<random>`, kept in browser storage so it survives a reload.
+    pub client_id: String,
+    /// The shared secret the GM entered. A missing token reads as empty, so that it is
+    /// answered with AUTH_FAILED like a wrong one.
+    #[serde(default)]
+    pub token: String,
+    /// The protocol version the client speaks.
+    pub protocol: u32,
+    pub world: WorldInfo,
+    pub user: UserInfo,
+}
+
+/// `connected`: the server's answer to a good `connect`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connected {
+    pub client_id: String,
+    pub server_version: String,
+    pub protocol: u32,
+    /// How often the client should `ping`.
+    pub heartbeat_ms: u64,
+    /// How long the server waits for a `roll_result`.
+    pub roll_timeout_ms: u64,
+}
+
+/// `settings_sync`: the Gold Box settings as they are now, with a revision that grows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SettingsSync {
+    pub revision: u64,
+    pub settings: BTreeMap<String, JsonValue>,
+}
+
+/// `settings_ack`: the revision the server now holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsAck {
+    pub revision: u64,
+}
+
+/// One die term of a roll: its number of faces and each die's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DieTerm {
+    pub faces: u32,
+    pub results: Vec<DieResult>,
+}
+
+/// One die's result; `active` is false for a die dropped by `kh`, `dl` and the like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DieResult {
+    pub result: i64,
+    pub active: bool,
+}
+
+/// The outcome of one requested roll, as Foundry's dice produced it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RollOutcome {
+    pub formula: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flavor: Option<String>,
+    /// `null` when the roll could not be made; `error` then says why.
+    pub total: Option<f64>,
+    #[serde(default)]
+    pub dice: Vec<DieTerm>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `roll_result`: the outcomes of an `execute_roll`, one per requested roll, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RollResult {
+    pub results: Vec<RollOutcome>,
+}
+
+/// What kind of chat message a [`ChatEntry`] was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatKind {
+    Chat,
+    Roll,
+    Ai,
+    Other,
+}
+
+/// One chat message sent as context, as plain text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatEntry {
+    pub speaker: String,
+    pub content: String,
+    pub kind: ChatKind,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp: u64,
+}
+
+/// `chat_request`: take an AI turn with this recent chat as context.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    pub messages: Vec<ChatEntry>,
+    /// The settings revision the client last synced; the turn uses at least this one.
+    pub settings_revision: u64,
+}
+
+/// `error`: a frame the receiver could not act on, or a request it refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorData {
+    pub code: crate::ErrorCode,
+    pub message: String,
+}
+
+/// One roll the server asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollRequest {
+    pub formula: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flavor: Option<String>,
+}
+
+/// `execute_roll`: roll these with Foundry's dice and answer with `roll_result`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecuteRoll {
+    pub rolls: Vec<RollRequest>,
+    /// Milliseconds left until the server gives up on this request (relative: the
+    /// two clocks differ).
+    pub timeout_ms: u64,
+}
+
+/// How the server took a roll result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollAckStatus {
+    /// The first valid result: applied.
+    Accepted,
+    /// Seen before: acknowledged, not applied again.
+    Duplicate,
+    /// Its deadline had passed.
+    Expired,
+    /// No such request was ever issued.
+    Unknown,
+    /// The request belongs to another client.
+    Forbidden,
+    /// The result does not fit its request; `error` names the field.
+    Invalid,
+}
+
+impl RollAckStatus {
+    /// Every status, in the order the protocol lists them.
+    pub const ALL: [RollAckStatus; 6] = [
+        RollAckStatus::Accepted,
+        RollAckStatus::Duplicate,
+        RollAckStatus::Expired,
+        RollAckStatus::Unknown,
+        RollAckStatus::Forbidden,
+        RollAckStatus::Invalid,
+    ];
+
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RollAckStatus::Accepted => "accepted",
+            RollAckStatus::Duplicate => "duplicate",
+            RollAckStatus::Expired => "expired",
+            RollAckStatus::Unknown => "unknown",
+            RollAckStatus::Forbidden => "forbidden",
+            RollAckStatus::Invalid => "invalid",
+        }
+    }
+}
+
+/// `roll_ack`: the server's answer to a `roll_result`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollAck {
+    pub status: RollAckStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What an AI chat message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AiMessageKind {
+    Narration,
+    RollSummary,
+    Error,
+}
+
+/// A message the AI wants posted to chat. Its content is untrusted text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AiMessage {
+    pub speaker: String,
+    pub content: String,
+    pub kind: AiMessageKind,
+}
+
+/// `chat_response`: one message of the AI's turn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatResponse {
+    pub message: AiMessage,
+}
+
+/// How an AI turn ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnStatus {
+    Completed,
+    Failed,
+    Timeout,
+}
+
+/// `ai_turn_complete`: the end of an AI turn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AiTurnComplete {
+    pub status: TurnStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub iterations: u32,
+    pub duration_ms: u64,
+}

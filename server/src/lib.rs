@@ -1,0 +1,186 @@
+//! The Gold Box companion server.
+//!
+//! It speaks the protocol of `docs/PROTOCOL.md` to the Foundry module over `/ws` and a
+//! few HTTP endpoints, runs the AI's turns, and hands out the packaged module so a GM
+//! can install it by manifest URL. [`spawn`] starts it on a real port (port 0 in tests);
+//! `main.rs` adds the command line, logging and signal handling.
+
+pub mod ai_lock;
+pub mod clients;
+pub mod config;
+pub mod http;
+pub mod module_package;
+pub mod secrets;
+pub mod state;
+pub mod ws;
+
+pub use config::Config;
+pub use http::app;
+
+use module_package::ModulePackage;
+use secrets::Secrets;
+use state::AppState;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The service name reported by `/api/health` and `/api/metrics`.
+pub const SERVICE_NAME: &str = "gold-box";
+/// This server's version.
+pub const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Milliseconds since the Unix epoch, for the informational `timestamp` of frames.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct ServerHandle {
+    addr: SocketAddr,
+    public_url: String,
+    secrets: Secrets,
+    module_loaded: bool,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+impl ServerHandle {
+    /// The address actually bound.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` (the loopback URL of the bound port).
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.addr.port())
+    }
+
+    /// The URL handed out in the manifest.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// The token a GM enters in the module's settings.
+    pub fn token(&self) -> &str {
+        self.secrets.client.expose()
+    }
+
+    /// The token for `/metrics` and `/api/metrics`.
+    pub fn admin_token(&self) -> &str {
+        self.secrets.admin.expose()
+    }
+
+    /// Whether the packaged module was found and is served.
+    pub fn module_loaded(&self) -> bool {
+        self.module_loaded
+    }
+
+    /// Stops accepting, closes every socket with 1001 and waits for the server to end.
+    pub async fn shutdown(self) -> io::Result<()> {
+        let _ = self.stop.send(true);
+        self.task.await.map_err(io::Error::other)?
+    }
+
+    /// Waits until the server ends by itself (it does not, unless it fails).
+    pub async fn wait(self) -> io::Result<()> {
+        self.task.await.map_err(io::Error::other)?
+    }
+
+    /// A signal that stops the server when sent `true`, for `main`'s signal handler.
+    pub fn stopper(&self) -> watch::Sender<bool> {
+        self.stop.clone()
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum StartError {
+    Secrets(secrets::SecretsError),
+    Bind { addr: SocketAddr, source: io::Error },
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Secrets(e) => write!(f, "cannot load the tokens: {e}"),
+            StartError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Loads the secrets and the module, binds the port and starts serving.
+pub async fn spawn(config: Config) -> Result<ServerHandle, StartError> {
+    let secrets = Secrets::load(
+        &config.data_dir,
+        config.token.as_deref(),
+        config.admin_token.as_deref(),
+    )
+    .map_err(StartError::Secrets)?;
+
+    let addr = SocketAddr::new(config.host, config.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
+
+    let public_url = match &config.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None if bound.ip().is_unspecified() => format!("http://127.0.0.1:{}", bound.port()),
+        None => format!("http://{bound}"),
+    };
+    let allowed_hosts = http::host_check::allowed_hosts(bound, &public_url);
+
+    let module = match ModulePackage::load(&config.module_dir, &public_url) {
+        Ok(package) => Some(package),
+        Err(error) => {
+            tracing::warn!(%error, "the module is not packaged; /module.json and /module.zip answer 404");
+            None
+        }
+    };
+    let module_loaded = module.is_some();
+
+    let (stop, stopped) = watch::channel(false);
+    let state = Arc::new(AppState::new(
+        config,
+        secrets.clone(),
+        allowed_hosts,
+        public_url.clone(),
+        module,
+        stopped.clone(),
+    ));
+    let task = tokio::spawn(run(listener, state, stopped));
+    tracing::info!(%bound, %public_url, "listening");
+    Ok(ServerHandle {
+        addr: bound,
+        public_url,
+        secrets,
+        module_loaded,
+        stop,
+        task,
+    })
+}
+
+/// Serves `state`'s application on `listener` until `stopped` turns true.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    mut stopped: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let router = app(state);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        })
+        .await
+}

@@ -1,0 +1,82 @@
+//! The `gold-box-server` binary: command line, logging, start, and a clean stop on
+//! SIGINT or SIGTERM.
+
+use clap::Parser;
+use gold_box_server::{Config, spawn};
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = Config::parse();
+    let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|e| {
+        eprintln!(
+            "gold-box-server: bad --log filter `{}`: {e}; using `info`",
+            config.log
+        );
+        EnvFilter::new("info")
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+
+    let server = match spawn(config).await {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("gold-box-server: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let url = server.public_url().to_owned();
+    println!(
+        "Gold Box server {} listening on {}",
+        gold_box_server::SERVER_VERSION,
+        server.addr()
+    );
+    if server.module_loaded() {
+        println!("Manifest URL: {url}/module.json");
+    } else {
+        println!("Manifest URL: (module not packaged: run `cargo xtask package`)");
+    }
+    println!("Server URL:   {url}");
+    println!("Token:        {}", server.token());
+    println!("Admin token:  {}", server.admin_token());
+
+    let stopper = server.stopper();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        let _ = stopper.send(true);
+    });
+    match server.wait().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("gold-box-server: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

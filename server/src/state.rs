@@ -1,0 +1,73 @@
+//! `AppState`: everything the handlers share, small and in one place.
+
+use crate::ai_lock::AiLock;
+use crate::clients::Clients;
+use crate::config::Config;
+use crate::module_package::ModulePackage;
+use crate::secrets::Secrets;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::watch;
+
+/// The server's shared state. Handlers get it as `State<Arc<AppState>>`.
+#[derive(Debug)]
+pub struct AppState {
+    pub config: Config,
+    pub secrets: Secrets,
+    /// Origins allowed to open `/ws` and to call `/api/*` from a browser.
+    pub allowed_origins: Vec<String>,
+    /// `Host` header values this server answers to.
+    pub allowed_hosts: Vec<String>,
+    /// The URL the server hands out in the manifest.
+    pub public_url: String,
+    /// The module to serve at `/module.json` and `/module.zip`, when it was built.
+    pub module: Option<ModulePackage>,
+    pub clients: Clients,
+    /// One AI turn at a time, server-wide.
+    pub ai: Arc<AiLock>,
+    /// Flips to `true` when the server starts shutting down.
+    pub shutdown: watch::Receiver<bool>,
+    next_connection_id: AtomicU64,
+}
+
+impl AppState {
+    pub fn new(
+        config: Config,
+        secrets: Secrets,
+        allowed_hosts: Vec<String>,
+        public_url: String,
+        module: Option<ModulePackage>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        AppState {
+            allowed_origins: config.allowed_origins(),
+            config,
+            secrets,
+            allowed_hosts,
+            public_url,
+            module,
+            clients: Clients::default(),
+            ai: Arc::default(),
+            shutdown,
+            next_connection_id: AtomicU64::new(1),
+        }
+    }
+
+    /// A connection id never used before in this process.
+    pub fn next_connection_id(&self) -> u64 {
+        self.next_connection_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Whether an AI turn is running.
+    pub fn ai_busy(&self) -> bool {
+        self.ai.is_busy()
+    }
+
+    /// Whether a browser origin is on the allow-list.
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        let origin = origin.trim_end_matches('/');
+        self.allowed_origins
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(origin))
+    }
+}

@@ -1,0 +1,79 @@
+//! The `gold-box-server` binary as a user runs it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_gold-box-server");
+
+#[test]
+fn help_lists_every_option_with_its_environment_variable() {
+    let output = Command::new(BINARY).arg("--help").output().expect("run --help");
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for (option, variable) in [
+        ("--host", "GOLD_BOX_HOST"),
+        ("--port", "GOLD_BOX_PORT"),
+        ("--foundry-origin", "GOLD_BOX_FOUNDRY_ORIGINS"),
+        ("--token", "GOLD_BOX_TOKEN"),
+        ("--admin-token", "GOLD_BOX_ADMIN_TOKEN"),
+        ("--data-dir", "GOLD_BOX_DATA_DIR"),
+        ("--module-dir", "GOLD_BOX_MODULE_DIR"),
+        ("--public-url", "GOLD_BOX_PUBLIC_URL"),
+        ("--roll-timeout-ms", "GOLD_BOX_ROLL_TIMEOUT_MS"),
+        ("--max-frame-bytes", "GOLD_BOX_MAX_FRAME_BYTES"),
+    ] {
+        assert!(help.contains(option), "--help lacks {option}");
+        assert!(help.contains(variable), "--help lacks {variable}");
+    }
+}
+
+#[test]
+fn a_bad_option_value_is_refused_with_its_name() {
+    let output = Command::new(BINARY).args(["--port", "seventy"]).output().expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--port"), "{stderr}");
+}
+
+/// Starts the binary on a free port and returns the lines it printed up to the token.
+fn first_start(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Vec<String> {
+    let mut child = Command::new(BINARY)
+        .args(["--port", "0", "--module-dir", "/nonexistent"])
+        .env("GOLD_BOX_DATA_DIR", data_dir)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start");
+    let stdout = child.stdout.take().expect("stdout");
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .take_while(|line| !line.starts_with("Admin token"))
+        .collect();
+    child.kill().ok();
+    child.wait().ok();
+    lines
+}
+
+fn token_of(lines: &[String]) -> String {
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix("Token:"))
+        .map(|t| t.trim().to_owned())
+        .expect("a Token line")
+}
+
+#[test]
+fn a_token_is_generated_on_first_start_and_kept() {
+    let dir = std::env::temp_dir().join(format!("gold-box-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let first = first_start(&dir, &[]);
+    assert!(first.iter().any(|l| l.contains("listening on 127.0.0.1:")), "{first:?}");
+    let token = token_of(&first);
+    assert_eq!(token.len(), 48);
+    assert_eq!(std::fs::read_to_string(dir.join("token")).expect("saved").trim(), token);
+    assert_eq!(token_of(&first_start(&dir, &[])), token, "the second start reuses it");
+    assert_eq!(token_of(&first_start(&dir, &[("GOLD_BOX_TOKEN", "from-env")])), "from-env");
+    std::fs::remove_dir_all(&dir).ok();
+}

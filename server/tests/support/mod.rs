@@ -1,0 +1,130 @@
+//! Shared helpers for the server's integration tests: the real server on a real port
+//! (127.0.0.1:0) and a native WebSocket client.
+
+#![allow(dead_code)]
+
+use futures_util::{SinkExt, StreamExt};
+use gold_box_server::{spawn, Config, ServerHandle};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+pub const TOKEN: &str = "test-token";
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+/// How long a test waits for a frame before failing.
+pub const FRAME_WAIT: Duration = Duration::from_secs(5);
+
+/// A fresh directory under the system temp dir, unique to this test process and call.
+pub fn temp_dir(name: &str) -> PathBuf {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "gold-box-test-{name}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// Starts the real server on a free port with test tokens and `extra` options.
+pub async fn start(extra: &[&str]) -> ServerHandle {
+    let data = temp_dir("data");
+    let mut args: Vec<String> = [
+        "--port",
+        "0",
+        "--token",
+        TOKEN,
+        "--admin-token",
+        ADMIN_TOKEN,
+        "--data-dir",
+        data.to_str().expect("utf-8 path"),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if !extra.contains(&"--module-dir") {
+        args.extend(["--module-dir".to_owned(), "/nonexistent-gold-box-dist".to_owned()]);
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let config = Config::from_args(args).expect("valid options");
+    spawn(config).await.expect("server starts")
+}
+
+/// Opens `/ws`, optionally with an `Origin` header.
+pub async fn open(server: &ServerHandle, origin: Option<&str>) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    let mut request = format!("ws://127.0.0.1:{}/ws", server.addr().port())
+        .into_client_request()
+        .expect("request");
+    if let Some(origin) = origin {
+        request.headers_mut().insert("origin", origin.parse().expect("header"));
+    }
+    tokio_tungstenite::connect_async(request).await.map(|(ws, _)| ws)
+}
+
+pub fn connect_frame(client_id: &str, token: &str) -> Value {
+    json!({"type": "connect", "data": {
+        "client_id": client_id, "token": token, "protocol": 1,
+        "world": {"id": "w1", "title": "World", "system": "dnd5e"},
+        "user": {"id": "u1", "name": "GM", "is_gm": true}}})
+}
+
+pub async fn send(ws: &mut Ws, frame: &Value) {
+    ws.send(Message::Text(frame.to_string().into())).await.expect("send");
+}
+
+/// What the server did next: a JSON frame, or a close with its code.
+#[derive(Debug)]
+pub enum Next {
+    Frame(Value),
+    Closed(Option<u16>),
+}
+
+pub async fn next(ws: &mut Ws) -> Next {
+    loop {
+        let message = tokio::time::timeout(FRAME_WAIT, ws.next()).await.expect("the server answers in time");
+        match message {
+            Some(Ok(Message::Text(text))) => return Next::Frame(serde_json::from_str(&text).expect("server sends JSON")),
+            Some(Ok(Message::Close(frame))) => return Next::Closed(frame.map(|f| u16::from(f.code))),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return Next::Closed(None),
+        }
+    }
+}
+
+pub async fn next_frame(ws: &mut Ws) -> Value {
+    match next(ws).await {
+        Next::Frame(frame) => frame,
+        Next::Closed(code) => panic!("expected a frame, the server closed with {code:?}"),
+    }
+}
+
+pub async fn next_close(ws: &mut Ws) -> Option<u16> {
+    loop {
+        match next(ws).await {
+            Next::Closed(code) => return code,
+            Next::Frame(_) => continue,
+        }
+    }
+}
+
+/// Opens a socket and completes the handshake as `client_id`.
+pub async fn connected(server: &ServerHandle, client_id: &str) -> Ws {
+    let mut ws = open(server, None).await.expect("upgrade");
+    send(&mut ws, &connect_frame(client_id, TOKEN)).await;
+    let reply = next_frame(&mut ws).await;
+    assert_eq!(reply["type"], "connected", "{reply}");
+    ws
+}
+
+pub fn close_code(code: CloseCode) -> u16 {
+    u16::from(code)
+}

@@ -1,0 +1,105 @@
+//! `cargo xtask`: the project's automation, in Rust so it runs wherever cargo does.
+//!
+//! - `cargo xtask run`: install what is missing, build and package the module, start
+//!   the server with its defaults, and print the manifest URL and the token.
+//! - `cargo xtask test`: install what is missing, then every test suite (format, lints,
+//!   host tests, browser tests of the wasm core, end-to-end tests).
+//! - `cargo xtask package`: build the module into `dist/gold-box/` and `dist/gold-box.zip`.
+//! - `cargo xtask setup`: only install what is missing.
+
+mod package;
+mod process;
+mod tools;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [server options]
+
+commands:
+  run       install what is missing, package the module, start the server
+            (options after `--` go to the server, e.g. `cargo xtask run -- --port 9000`)
+  test      install what is missing, then run every test suite
+  package   build the module into dist/gold-box/ and dist/gold-box.zip
+  setup     install what is missing (wasm32 target, wasm-pack, wasm-opt, chromium)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (command, rest) = match args.split_first() {
+        Some((command, rest)) => (command.as_str(), rest),
+        None => {
+            eprint!("{USAGE}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rest: Vec<String> = rest.iter().filter(|a| *a != "--").cloned().collect();
+    let result = match command {
+        "run" => run(&rest),
+        "test" => test(),
+        "package" => tools::ensure_build_tools().and_then(|()| package::package().map(|_| ())),
+        "setup" => tools::ensure_build_tools().and_then(|()| tools::ensure_browser()),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Builds everything and runs the server in the foreground until Ctrl-C.
+fn run(server_args: &[String]) -> Result<(), String> {
+    tools::ensure_build_tools()?;
+    let dist = package::package()?;
+    process::step("building the server (release)");
+    process::run_cargo(&["build", "--release", "--package", "gold-box-server"])?;
+    let binary = package::workspace_root().join("target/release/gold-box-server");
+    process::step(
+        "starting the server; it prints the manifest URL and the token (Ctrl-C stops it)",
+    );
+    let mut args = vec!["--module-dir".to_owned(), dist.display().to_string()];
+    args.extend(server_args.iter().cloned());
+    process::run_in_foreground(&binary, &args)
+}
+
+/// Every test suite, in the order that fails fastest.
+fn test() -> Result<(), String> {
+    tools::ensure_build_tools()?;
+    tools::ensure_browser()?;
+    process::step("checking formatting (cargo fmt --check)");
+    process::run_cargo(&["fmt", "--all", "--check"])?;
+    process::step("linting (cargo clippy -D warnings)");
+    process::run_cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    process::run_cargo(&[
+        "clippy",
+        "--package",
+        "gold-box-wasm",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    package::package()?;
+    process::step("host tests and end-to-end tests (cargo test --workspace)");
+    process::run_cargo(&["test", "--workspace"])?;
+    process::step("browser tests of the wasm core (wasm-pack test --headless --chrome)");
+    tools::wasm_pack_test()?;
+    process::step("all test suites passed");
+    Ok(())
+}

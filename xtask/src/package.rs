@@ -1,0 +1,215 @@
+//! Packaging: the wasm core built for release, assembled with the JS module and the
+//! manifest into `dist/gold-box/`, and zipped into `dist/gold-box.zip` the way Foundry
+//! installs modules (one top-level `gold-box/` folder).
+
+use crate::process::{output, run, step};
+use serde_json::Value;
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// The directories of module-js copied into the package.
+const JS_DIRS: [&str; 3] = ["scripts", "styles", "lang"];
+/// The wasm-pack output name (`gold_box_wasm.js`, `gold_box_wasm_bg.wasm`).
+const WASM_NAME: &str = "gold_box_wasm";
+/// The cargo profile the wasm core is built with (see the workspace Cargo.toml).
+const WASM_PROFILE: &str = "wasm-release";
+/// wasm-opt's features: those rustc enables by default for wasm32-unknown-unknown.
+const WASM_OPT_FEATURES: [&str; 6] = [
+    "--enable-bulk-memory",
+    "--enable-nontrapping-float-to-int",
+    "--enable-sign-ext",
+    "--enable-mutable-globals",
+    "--enable-reference-types",
+    "--enable-multivalue",
+];
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Builds and assembles the module; returns the `dist` directory.
+pub fn package() -> Result<PathBuf, String> {
+    let root = workspace_root();
+    let manifest_text = fs::read_to_string(root.join("module.json"))
+        .map_err(|e| format!("cannot read module.json: {e}"))?;
+    let manifest: Value = serde_json::from_str(&manifest_text)
+        .map_err(|e| format!("module.json is not valid JSON: {e}"))?;
+    let id = manifest["id"]
+        .as_str()
+        .ok_or("module.json has no `id`")?
+        .to_owned();
+    let version = manifest["version"]
+        .as_str()
+        .ok_or("module.json has no `version`")?
+        .to_owned();
+
+    step(&format!(
+        "building the wasm core for release (wasm-pack build, profile {WASM_PROFILE})"
+    ));
+    let pkg = root.join("target/wasm-pkg");
+    run(
+        "wasm-pack",
+        &[
+            "build",
+            "module-wasm",
+            "--target",
+            "web",
+            "--profile",
+            WASM_PROFILE,
+            "--out-dir",
+            &pkg.display().to_string(),
+            "--out-name",
+            WASM_NAME,
+            "--no-pack",
+            // wasm-pack would download its own binaryen; wasm-opt from Debian runs below.
+            "--no-opt",
+        ],
+    )?;
+    let wasm = pkg.join(format!("{WASM_NAME}_bg.wasm"));
+    optimize(&wasm);
+
+    let dist = root.join("dist");
+    let module_dir = dist.join(&id);
+    step(&format!(
+        "assembling {id} {version} in {}",
+        module_dir.display()
+    ));
+    if module_dir.exists() {
+        fs::remove_dir_all(&module_dir)
+            .map_err(|e| format!("cannot clear {}: {e}", module_dir.display()))?;
+    }
+    fs::create_dir_all(module_dir.join("wasm")).map_err(|e| e.to_string())?;
+    copy(&root.join("module.json"), &module_dir.join("module.json"))?;
+    copy(&root.join("LICENSE"), &module_dir.join("LICENSE"))?;
+    for dir in JS_DIRS {
+        copy_dir(&root.join("module-js").join(dir), &module_dir.join(dir))?;
+    }
+    for file in [format!("{WASM_NAME}.js"), format!("{WASM_NAME}_bg.wasm")] {
+        copy(&pkg.join(&file), &module_dir.join("wasm").join(&file))?;
+    }
+    check_manifest_paths(&manifest, &module_dir)?;
+
+    let archive = dist.join(format!("{id}.zip"));
+    zip_dir(&module_dir, &id, &archive)?;
+    let (raw, gzipped) = wasm_sizes(&module_dir.join("wasm").join(format!("{WASM_NAME}_bg.wasm")))?;
+    println!(
+        "xtask: packaged {id} {version}: {} ({} bytes); .wasm {raw} bytes raw, {gzipped} bytes gzipped",
+        archive.display(),
+        fs::metadata(&archive).map(|m| m.len()).unwrap_or(0)
+    );
+    Ok(dist)
+}
+
+fn optimize(wasm: &Path) {
+    if output("wasm-opt", &["--version"]).is_none() {
+        return;
+    }
+    step("shrinking the .wasm (wasm-opt -Oz)");
+    let path = wasm.display().to_string();
+    let mut args = vec![path.as_str(), "-Oz", "--strip-debug", "-o", path.as_str()];
+    args.extend(WASM_OPT_FEATURES);
+    if let Err(error) = run("wasm-opt", &args) {
+        println!("xtask: warning: {error}; the .wasm is packaged as wasm-pack built it");
+    }
+}
+
+/// Every file the manifest names must be in the package.
+fn check_manifest_paths(manifest: &Value, module_dir: &Path) -> Result<(), String> {
+    let mut paths: Vec<&str> = Vec::new();
+    for key in ["esmodules", "styles"] {
+        paths.extend(
+            manifest[key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str),
+        );
+    }
+    paths.extend(
+        manifest["languages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|language| language["path"].as_str()),
+    );
+    for path in paths {
+        if !module_dir.join(path).is_file() {
+            return Err(format!(
+                "module.json names `{path}`, which is not in the package"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn copy(from: &Path, to: &Path) -> Result<(), String> {
+    fs::copy(from, to)
+        .map(|_| ())
+        .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
+    fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
+    let entries = fs::read_dir(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let target = to.join(path.file_name().unwrap_or_default());
+        if path.is_dir() {
+            copy_dir(&path, &target)?;
+        } else {
+            copy(&path, &target)?;
+        }
+    }
+    Ok(())
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+    let entries = fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.is_dir() {
+            files_under(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn zip_dir(dir: &Path, prefix: &str, archive: &Path) -> Result<(), String> {
+    let mut files = Vec::new();
+    files_under(dir, &mut files)?;
+    files.sort();
+    let file = fs::File::create(archive)
+        .map_err(|e| format!("cannot create {}: {e}", archive.display()))?;
+    let mut writer = zip::ZipWriter::new(file);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for path in files {
+        let relative = path.strip_prefix(dir).map_err(|e| e.to_string())?;
+        let name = format!("{prefix}/{}", relative.to_string_lossy().replace('\\', "/"));
+        writer
+            .start_file(name, options)
+            .map_err(|e| e.to_string())?;
+        let mut contents = Vec::new();
+        fs::File::open(&path)
+            .and_then(|mut f| f.read_to_end(&mut contents))
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        writer.write_all(&contents).map_err(|e| e.to_string())?;
+    }
+    writer.finish().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The .wasm's size raw and gzipped (level 9), as a browser would download it.
+pub fn wasm_sizes(wasm: &Path) -> Result<(u64, u64), String> {
+    let bytes = fs::read(wasm).map_err(|e| format!("cannot read {}: {e}", wasm.display()))?;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(&bytes).map_err(|e| e.to_string())?;
+    let gzipped = encoder.finish().map_err(|e| e.to_string())?;
+    Ok((bytes.len() as u64, gzipped.len() as u64))
+}
