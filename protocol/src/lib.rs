@@ -18,6 +18,7 @@ mod error;
 mod frame;
 mod http;
 mod messages;
+mod metrics;
 mod value;
 
 pub use error::{ErrorCode, FrameError};
@@ -26,6 +27,7 @@ pub use http::{
     HealthResponse, HttpError, HttpErrorBody, RollResultStatusBody, RollResultSubmission,
 };
 pub use messages::*;
+pub use metrics::*;
 pub use value::JsonValue;
 
 /// The protocol version this crate speaks; sent in `connect` and `connected`.

@@ -387,3 +387,20 @@ fn every_http_body_matches_its_documented_json() {
         serde_json::from_str(http_examples()[1].0).expect("the documented submission decodes");
     assert_eq!(submission.results, vec![outcome_d20()]);
 }
+
+#[test]
+fn the_documented_metrics_json_is_the_metrics_type() {
+    let section = PROTOCOL_DOC
+        .split("`GET /api/metrics` (the seed's shape, filled in):")
+        .nth(1)
+        .expect("docs/PROTOCOL.md shows the metrics JSON");
+    let block = section
+        .split("```json")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a json block");
+    let documented: Value = serde_json::from_str(block).expect("the documented metrics are JSON");
+    let typed: MetricsSnapshot =
+        serde_json::from_value(documented.clone()).expect("decodes as MetricsSnapshot");
+    assert_eq!(serde_json::to_value(&typed).expect("encode"), documented);
+}

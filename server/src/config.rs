@@ -70,6 +70,34 @@ pub struct Config {
     #[arg(long, env = "GOLD_BOX_ROLL_TIMEOUT_MS", default_value_t = 30_000)]
     pub roll_timeout_ms: u64,
 
+    /// How long resolved and expired roll ids are remembered, so that a late or repeated
+    /// result is answered `duplicate` or `expired` (at least 10 minutes in production).
+    #[arg(
+        long,
+        env = "GOLD_BOX_ROLL_TOMBSTONE_TTL_MS",
+        default_value_t = 600_000
+    )]
+    pub roll_tombstone_ttl_ms: u64,
+
+    /// The most resolved and expired roll ids remembered at once; the oldest are
+    /// forgotten first (bounds memory under a flood of requests).
+    #[arg(long, env = "GOLD_BOX_MAX_ROLL_TOMBSTONES", default_value_t = 100_000)]
+    pub max_roll_tombstones: usize,
+
+    /// Turn output frames kept for a client whose socket dropped, delivered in order when
+    /// it reconnects; a turn that would overflow it fails.
+    #[arg(long, env = "GOLD_BOX_TURN_OUTPUT_QUEUE_FRAMES", default_value_t = 256)]
+    pub turn_output_queue_frames: usize,
+
+    /// How long a disconnected client's undelivered turn output is kept after its turn ended.
+    #[arg(long, env = "GOLD_BOX_TURN_OUTPUT_TTL_MS", default_value_t = 600_000)]
+    pub turn_output_ttl_ms: u64,
+
+    /// Context frames (chat_message, dice_roll, combat_context) kept per client for the
+    /// AI's next turn; older ones are dropped.
+    #[arg(long, env = "GOLD_BOX_MAX_CONTEXT_FRAMES", default_value_t = 50)]
+    pub max_context_frames: usize,
+
     /// Largest WebSocket text frame accepted, in bytes; a larger one is answered with
     /// PAYLOAD_TOO_LARGE and close 1009.
     #[arg(long, env = "GOLD_BOX_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
@@ -83,6 +111,9 @@ pub struct Config {
     /// too slow.
     #[arg(long, env = "GOLD_BOX_SEND_QUEUE_FRAMES", default_value_t = 256)]
     pub send_queue_frames: usize,
+
+    #[command(flatten)]
+    pub ai: crate::ai::AiConfig,
 
     /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `gold_box_server=debug`.
     #[arg(long, env = "GOLD_BOX_LOG", default_value = "info")]
@@ -124,5 +155,19 @@ impl Config {
 
     pub fn roll_timeout(&self) -> Duration {
         Duration::from_millis(self.roll_timeout_ms)
+    }
+
+    pub fn roll_tombstone_ttl(&self) -> Duration {
+        Duration::from_millis(self.roll_tombstone_ttl_ms)
+    }
+
+    pub fn turn_output_ttl(&self) -> Duration {
+        Duration::from_millis(self.turn_output_ttl_ms)
+    }
+
+    /// A connection's send queue: room for its own frames plus a full turn-output
+    /// backlog delivered at once on reconnect.
+    pub fn connection_queue_frames(&self) -> usize {
+        self.send_queue_frames.max(1) + self.turn_output_queue_frames
     }
 }

@@ -5,11 +5,14 @@
 //! can install it by manifest URL. [`spawn`] starts it on a real port (port 0 in tests);
 //! `main.rs` adds the command line, logging and signal handling.
 
+pub mod ai;
 pub mod ai_lock;
 pub mod clients;
 pub mod config;
 pub mod http;
+pub mod metrics;
 pub mod module_package;
+pub mod rolls;
 pub mod secrets;
 pub mod state;
 pub mod ws;
@@ -103,6 +106,7 @@ impl ServerHandle {
 #[derive(Debug)]
 pub enum StartError {
     Secrets(secrets::SecretsError),
+    Ai(String),
     Bind { addr: SocketAddr, source: io::Error },
 }
 
@@ -110,6 +114,7 @@ impl std::fmt::Display for StartError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StartError::Secrets(e) => write!(f, "cannot load the tokens: {e}"),
+            StartError::Ai(e) => write!(f, "cannot set up the AI: {e}"),
             StartError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
         }
     }
@@ -177,10 +182,32 @@ pub async fn run(
     state: Arc<AppState>,
     mut stopped: watch::Receiver<bool>,
 ) -> io::Result<()> {
+    tokio::spawn(housekeeping(state.clone(), stopped.clone()));
     let router = app(state);
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         })
         .await
+}
+
+/// How often expired tombstones and stale turn output are swept away.
+const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Periodic clean-up, and at shutdown: every waiting roll fails with the reason, so
+/// every turn ends and reports it.
+async fn housekeeping(state: Arc<AppState>, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                state.rolls.tombstone_count();
+                state.clients.drop_stale_backlogs(state.config.turn_output_ttl());
+            }
+            _ = stopped.wait_for(|stop| *stop) => {
+                state.rolls.fail_all(rolls::RollFailure::ShuttingDown);
+                return;
+            }
+        }
+    }
 }

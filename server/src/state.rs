@@ -3,7 +3,9 @@
 use crate::ai_lock::AiLock;
 use crate::clients::Clients;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::module_package::ModulePackage;
+use crate::rolls::RollRegistry;
 use crate::secrets::Secrets;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +27,9 @@ pub struct AppState {
     pub clients: Clients,
     /// One AI turn at a time, server-wide.
     pub ai: Arc<AiLock>,
+    /// Pending roll requests and their tombstones.
+    pub rolls: Arc<RollRegistry>,
+    pub metrics: Metrics,
     /// Flips to `true` when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
     next_connection_id: AtomicU64,
@@ -41,14 +46,19 @@ impl AppState {
     ) -> Self {
         AppState {
             allowed_origins: config.allowed_origins(),
-            config,
             secrets,
             allowed_hosts,
             public_url,
             module,
             clients: Clients::default(),
             ai: Arc::default(),
+            rolls: Arc::new(RollRegistry::new(
+                config.roll_tombstone_ttl(),
+                config.max_roll_tombstones,
+            )),
+            metrics: Metrics::new(),
             shutdown,
+            config,
             next_connection_id: AtomicU64::new(1),
         }
     }

@@ -7,7 +7,10 @@ const BINARY: &str = env!("CARGO_BIN_EXE_gold-box-server");
 
 #[test]
 fn help_lists_every_option_with_its_environment_variable() {
-    let output = Command::new(BINARY).arg("--help").output().expect("run --help");
+    let output = Command::new(BINARY)
+        .arg("--help")
+        .output()
+        .expect("run --help");
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
     for (option, variable) in [
@@ -29,7 +32,10 @@ fn help_lists_every_option_with_its_environment_variable() {
 
 #[test]
 fn a_bad_option_value_is_refused_with_its_name() {
-    let output = Command::new(BINARY).args(["--port", "seventy"]).output().expect("run");
+    let output = Command::new(BINARY)
+        .args(["--port", "seventy"])
+        .output()
+        .expect("run");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--port"), "{stderr}");
@@ -69,11 +75,26 @@ fn a_token_is_generated_on_first_start_and_kept() {
     let dir = std::env::temp_dir().join(format!("gold-box-cli-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let first = first_start(&dir, &[]);
-    assert!(first.iter().any(|l| l.contains("listening on 127.0.0.1:")), "{first:?}");
+    assert!(
+        first.iter().any(|l| l.contains("listening on 127.0.0.1:")),
+        "{first:?}"
+    );
     let token = token_of(&first);
     assert_eq!(token.len(), 48);
-    assert_eq!(std::fs::read_to_string(dir.join("token")).expect("saved").trim(), token);
-    assert_eq!(token_of(&first_start(&dir, &[])), token, "the second start reuses it");
-    assert_eq!(token_of(&first_start(&dir, &[("GOLD_BOX_TOKEN", "from-env")])), "from-env");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("token"))
+            .expect("saved")
+            .trim(),
+        token
+    );
+    assert_eq!(
+        token_of(&first_start(&dir, &[])),
+        token,
+        "the second start reuses it"
+    );
+    assert_eq!(
+        token_of(&first_start(&dir, &[("GOLD_BOX_TOKEN", "from-env")])),
+        "from-env"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -37,7 +37,10 @@ async fn a_missing_token_gets_auth_failed() {
     let server = start(&[]).await;
     let mut ws = open(&server, None).await.expect("upgrade");
     let mut frame = connect_frame("gb-u1-abc", TOKEN);
-    frame["data"].as_object_mut().expect("object").remove("token");
+    frame["data"]
+        .as_object_mut()
+        .expect("object")
+        .remove("token");
     send(&mut ws, &frame).await;
     assert_eq!(next_frame(&mut ws).await["data"]["code"], "AUTH_FAILED");
     assert_eq!(next_close(&mut ws).await, Some(1008));
@@ -52,7 +55,12 @@ async fn another_protocol_version_gets_protocol_unsupported_then_close_1002() {
     send(&mut ws, &frame).await;
     let reply = next_frame(&mut ws).await;
     assert_eq!(reply["data"]["code"], "PROTOCOL_UNSUPPORTED");
-    assert!(reply["data"]["message"].as_str().unwrap_or_default().contains("protocol 1"));
+    assert!(
+        reply["data"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("protocol 1")
+    );
     assert_eq!(next_close(&mut ws).await, Some(1002));
 }
 
@@ -75,7 +83,11 @@ async fn no_connect_within_the_deadline_closes_with_1008() {
 async fn after_the_handshake_a_ping_gets_a_pong_with_its_request_id() {
     let server = start(&[]).await;
     let mut ws = connected(&server, "gb-u1-abc").await;
-    send(&mut ws, &json!({"type": "ping", "request_id": "ping-1", "data": {}})).await;
+    send(
+        &mut ws,
+        &json!({"type": "ping", "request_id": "ping-1", "data": {}}),
+    )
+    .await;
     let pong = next_frame(&mut ws).await;
     assert_eq!(pong["type"], "pong");
     assert_eq!(pong["request_id"], "ping-1");
@@ -84,12 +96,15 @@ async fn after_the_handshake_a_ping_gets_a_pong_with_its_request_id() {
 #[tokio::test]
 async fn an_upgrade_from_a_foreign_origin_is_refused_with_403() {
     let server = start(&[]).await;
-    let error = open(&server, Some("http://evil.example")).await.expect_err("refused");
+    let error = open(&server, Some("http://evil.example"))
+        .await
+        .expect_err("refused");
     match error {
         tokio_tungstenite::tungstenite::Error::Http(response) => {
             assert_eq!(response.status(), 403);
             let body: serde_json::Value =
-                serde_json::from_slice(response.body().as_deref().unwrap_or_default()).expect("JSON body");
+                serde_json::from_slice(response.body().as_deref().unwrap_or_default())
+                    .expect("JSON body");
             assert_eq!(body["error"]["code"], "FORBIDDEN");
         }
         other => panic!("expected HTTP 403, got {other}"),
@@ -99,8 +114,15 @@ async fn an_upgrade_from_a_foreign_origin_is_refused_with_403() {
 #[tokio::test]
 async fn an_upgrade_from_a_configured_foundry_origin_is_accepted() {
     let server = start(&["--foundry-origin", "http://foundry.local:30000"]).await;
-    assert!(open(&server, Some("http://foundry.local:30000")).await.is_ok());
-    assert!(open(&server, Some("http://localhost:30000")).await.is_ok(), "defaults stay allowed");
+    assert!(
+        open(&server, Some("http://foundry.local:30000"))
+            .await
+            .is_ok()
+    );
+    assert!(
+        open(&server, Some("http://localhost:30000")).await.is_ok(),
+        "defaults stay allowed"
+    );
 }
 
 #[tokio::test]

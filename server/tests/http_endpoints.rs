@@ -13,7 +13,9 @@ fn url(server: &gold_box_server::ServerHandle, path: &str) -> String {
 #[tokio::test]
 async fn health_reports_service_version_protocol_and_ai_state() {
     let server = start(&[]).await;
-    let response = reqwest::get(url(&server, "/api/health")).await.expect("request");
+    let response = reqwest::get(url(&server, "/api/health"))
+        .await
+        .expect("request");
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.expect("JSON");
     assert_eq!(body["status"], "ok");
@@ -30,7 +32,12 @@ async fn an_unknown_path_is_a_json_404() {
     assert_eq!(response.status(), 404);
     let body: Value = response.json().await.expect("JSON");
     assert_eq!(body["error"]["code"], "NOT_FOUND");
-    assert!(body["error"]["message"].as_str().unwrap_or_default().contains("/nope"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/nope")
+    );
 }
 
 #[tokio::test]
@@ -64,7 +71,11 @@ async fn a_foreign_host_header_is_refused_with_403() {
 async fn localhost_and_the_public_url_host_are_accepted() {
     let server = start(&["--public-url", "https://gm.example.org"]).await;
     let port = server.addr().port();
-    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}"), "gm.example.org".to_owned()] {
+    for host in [
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        "gm.example.org".to_owned(),
+    ] {
         let response = reqwest::Client::new()
             .get(url(&server, "/api/health"))
             .header("host", host.as_str())
@@ -86,7 +97,10 @@ async fn cors_allows_exactly_the_configured_origins() {
         .await
         .expect("request");
     assert_eq!(
-        allowed.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap_or_default()),
+        allowed
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap_or_default()),
         Some("http://foundry.local:30000")
     );
     let foreign = client
@@ -95,22 +109,37 @@ async fn cors_allows_exactly_the_configured_origins() {
         .send()
         .await
         .expect("request");
-    assert!(foreign.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        foreign
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
     let preflight = client
         .request(reqwest::Method::OPTIONS, url(&server, "/api/health"))
         .header("origin", "http://foundry.local:30000")
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "authorization, content-type")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
         .send()
         .await
         .expect("request");
-    assert!(preflight.status().is_success(), "preflight answered {}", preflight.status());
+    assert!(
+        preflight.status().is_success(),
+        "preflight answered {}",
+        preflight.status()
+    );
     let allowed_headers = preflight
         .headers()
         .get("access-control-allow-headers")
         .map(|v| v.to_str().unwrap_or_default().to_ascii_lowercase())
         .unwrap_or_default();
-    assert!(allowed_headers.contains("authorization") && allowed_headers.contains("content-type"), "{allowed_headers}");
+    assert!(
+        allowed_headers.contains("authorization") && allowed_headers.contains("content-type"),
+        "{allowed_headers}"
+    );
 }
 
 #[tokio::test]
@@ -120,7 +149,12 @@ async fn without_a_packaged_module_the_module_files_are_a_404_that_says_what_to_
         let response = reqwest::get(url(&server, path)).await.expect("request");
         assert_eq!(response.status(), 404);
         let body: Value = response.json().await.expect("JSON");
-        assert!(body["error"]["message"].as_str().unwrap_or_default().contains("cargo xtask package"));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("cargo xtask package")
+        );
     }
 }
 
@@ -129,13 +163,27 @@ async fn the_manifest_points_at_the_server_itself() {
     let dist = temp_dir("dist");
     let module = dist.join("gold-box");
     std::fs::create_dir_all(&module).expect("mkdir");
-    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/../module.json"), module.join("module.json")).expect("copy");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../module.json"),
+        module.join("module.json"),
+    )
+    .expect("copy");
     let server = start(&["--module-dir", dist.to_str().expect("utf-8")]).await;
-    let manifest: Value = reqwest::get(url(&server, "/module.json")).await.expect("request").json().await.expect("JSON");
+    let manifest: Value = reqwest::get(url(&server, "/module.json"))
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON");
     assert_eq!(manifest["id"], "gold-box");
-    assert_eq!(manifest["manifest"], format!("{}/module.json", server.url()));
+    assert_eq!(
+        manifest["manifest"],
+        format!("{}/module.json", server.url())
+    );
     assert_eq!(manifest["download"], format!("{}/module.zip", server.url()));
-    let archive = reqwest::get(url(&server, "/module.zip")).await.expect("request");
+    let archive = reqwest::get(url(&server, "/module.zip"))
+        .await
+        .expect("request");
     assert_eq!(archive.headers()["content-type"], "application/zip");
     assert!(archive.bytes().await.expect("body").starts_with(b"PK"));
 }

@@ -104,9 +104,28 @@ pub fn package() -> Result<PathBuf, String> {
     Ok(dist)
 }
 
+/// wasm-opt releases older than this export the function table as wasm-bindgen's
+/// externref table, which breaks `init()` in the browser (seen with Debian 12's
+/// binaryen 108); such a wasm-opt is not used.
+const MIN_WASM_OPT_VERSION: u32 = 117;
+
+/// Shrinks the .wasm with wasm-opt when a recent enough one is installed.
 fn optimize(wasm: &Path) {
-    if output("wasm-opt", &["--version"]).is_none() {
-        return;
+    let version = output("wasm-opt", &["--version"]).and_then(|text| {
+        text.split_whitespace()
+            .nth(2)
+            .and_then(|v| v.parse::<u32>().ok())
+    });
+    match version {
+        None => return,
+        Some(version) if version < MIN_WASM_OPT_VERSION => {
+            println!(
+                "xtask: note: wasm-opt {version} is older than {MIN_WASM_OPT_VERSION} and mis-links \
+                 wasm-bindgen's externref table; packaging the .wasm without it"
+            );
+            return;
+        }
+        Some(_) => {}
     }
     step("shrinking the .wasm (wasm-opt -Oz)");
     let path = wasm.display().to_string();

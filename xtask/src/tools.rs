@@ -1,6 +1,6 @@
 //! Installing what a fresh machine lacks: the wasm32 target, wasm-pack (which builds
-//! its matching wasm-bindgen by itself), wasm-opt from Debian's binaryen, and Debian's
-//! Chromium with its driver for the browser tests. Each step says what it does, and a
+//! its matching wasm-bindgen by itself), and Debian's Chromium with its driver for the
+//! browser tests. Each step says what it does, and a
 //! step that cannot be done says how to do it by hand.
 
 use crate::process::{output, run, step};
@@ -15,9 +15,7 @@ pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// What building the module needs.
 pub fn ensure_build_tools() -> Result<(), String> {
     ensure_wasm_target()?;
-    ensure_wasm_pack()?;
-    ensure_wasm_opt();
-    Ok(())
+    ensure_wasm_pack()
 }
 
 fn ensure_wasm_target() -> Result<(), String> {
@@ -46,19 +44,6 @@ fn ensure_wasm_pack() -> Result<(), String> {
         &["install", "wasm-pack", "--version", WASM_PACK_VERSION, "--locked"],
     )
     .map_err(|e| format!("{e}\n  install it by hand: cargo install wasm-pack --version {WASM_PACK_VERSION} --locked"))
-}
-
-/// wasm-opt shrinks the release .wasm; without it the module still works, only larger.
-fn ensure_wasm_opt() {
-    if output("wasm-opt", &["--version"]).is_some() {
-        return;
-    }
-    step("installing wasm-opt (Debian package binaryen) to shrink the .wasm");
-    if let Err(error) = apt_install(&["binaryen"]) {
-        println!(
-            "xtask: warning: wasm-opt is not available ({error}); the .wasm is packaged without it"
-        );
-    }
 }
 
 /// What the browser tests need: Debian's Chromium and its WebDriver.

@@ -1,19 +1,23 @@
 //! The HTTP side: the router, its middleware (Host check, CORS, body limit) and the
 //! handlers that are not the WebSocket.
 
+mod auth;
 pub mod error;
 mod health;
 pub mod host_check;
+mod json_body;
+mod metrics;
 mod module_files;
+mod roll_result;
 
 use crate::state::AppState;
 use crate::ws;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, header};
-use axum::routing::get;
+use axum::routing::{get, post};
 use std::sync::Arc;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 /// The whole application, ready to serve. Tests drive it with `oneshot` or on a port.
@@ -22,17 +26,20 @@ pub fn app(state: Arc<AppState>) -> Router {
     // CORS before any method check.
     let api = Router::new()
         .route("/health", get(health::health))
+        .route("/roll-result", post(roll_result::submit))
+        .route("/metrics", get(metrics::json))
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(cors(&state));
 
     Router::new()
         .nest("/api", api)
         .route("/ws", get(ws::upgrade))
+        .route("/metrics", get(metrics::prometheus))
         .route("/module.json", get(module_files::manifest))
         .route("/module.zip", get(module_files::archive))
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(RequestBodyLimitLayer::new(state.config.max_body_bytes))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             host_check::require_known_host,

@@ -10,30 +10,49 @@ use crate::clients::Connection;
 use crate::state::AppState;
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::StreamExt;
-use gold_box_protocol::ErrorCode;
+use futures_util::stream::SplitStream;
+use gold_box_protocol::Connect;
+use gold_box_protocol::{ErrorCode, ExecuteRoll, ServerFrame, ServerMessage};
 use std::sync::Arc;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 pub async fn run(socket: WebSocket, state: Arc<AppState>) {
     let connection_id = state.next_connection_id();
+    let upgraded = tokio::time::Instant::now();
+    state.metrics.upgrade();
     let (sink, mut stream) = socket.split();
-    let (outbound, queue) = mpsc::channel(state.config.send_queue_frames.max(1));
-    let writer = tokio::spawn(writer::run(sink, queue));
+    let (outbound, queue) = mpsc::channel(state.config.connection_queue_frames());
+    let writer = tokio::spawn(writer::run(sink, queue, state.clone()));
 
     let connect = match handshake::perform(&mut stream, &outbound, &state).await {
         Ok(connect) => connect,
         Err(refusal) => {
             tracing::info!(connection_id, reason = refusal.reason, "handshake refused");
+            state.metrics.handshake_failed(refusal.reason);
             refusal.send(&outbound).await;
             drop(outbound);
             let _ = writer.await;
             return;
         }
     };
-    let client_id = connect.client_id;
-    let span = tracing::info_span!("connection", %client_id, connection_id);
-    let _enter = span.enter();
+    let span = tracing::info_span!("connection", client_id = %connect.client_id, connection_id);
+    serve(state, stream, outbound, connect, connection_id, upgraded)
+        .instrument(span)
+        .await;
+    let _ = writer.await;
+}
 
+/// A connection after its handshake: registered under its client id until it ends.
+async fn serve(
+    state: Arc<AppState>,
+    mut stream: SplitStream<WebSocket>,
+    outbound: mpsc::Sender<Outbound>,
+    connect: Connect,
+    connection_id: u64,
+    upgraded: tokio::time::Instant,
+) {
+    let client_id = connect.client_id;
     let replaced = state.clients.attach(
         &client_id,
         Connection {
@@ -41,6 +60,7 @@ pub async fn run(socket: WebSocket, state: Arc<AppState>) {
             outbound: outbound.clone(),
         },
     );
+    state.metrics.connected(upgraded.elapsed());
     if let Some(old) = replaced {
         tracing::info!(
             old_connection = old.id,
@@ -51,6 +71,7 @@ pub async fn run(socket: WebSocket, state: Arc<AppState>) {
             reason: "replaced".into(),
         });
     }
+    resend_unanswered_rolls(&state, &client_id, &outbound);
     tracing::info!(user = %connect.user.name, world = %connect.world.id, "client connected");
 
     let session = Session {
@@ -102,10 +123,25 @@ pub async fn run(socket: WebSocket, state: Arc<AppState>) {
     }
 
     state.clients.detach(&client_id, connection_id);
+    state.metrics.disconnected();
     drop(session);
     drop(outbound);
-    let _ = writer.await;
     tracing::info!("client disconnected");
+}
+
+/// Sends again every roll request of this client still waiting for a result, with the
+/// time it has left (after a reconnect, or to the connection that took over).
+fn resend_unanswered_rolls(state: &AppState, client_id: &str, outbound: &mpsc::Sender<Outbound>) {
+    for open in state.rolls.unanswered(client_id) {
+        tracing::info!(request_id = %open.request_id, "sending an unanswered roll request again");
+        let frame = ServerFrame::new(ServerMessage::ExecuteRoll(ExecuteRoll {
+            rolls: open.rolls,
+            timeout_ms: u64::try_from(open.time_left.as_millis()).unwrap_or(u64::MAX),
+        }))
+        .with_request_id(open.request_id)
+        .with_timestamp(crate::now_ms());
+        let _ = outbound.try_send(Outbound::Frame(frame));
+    }
 }
 
 /// The close code for a failed read: invalid UTF-8 is 1007, an over-long frame 1009.

@@ -4,9 +4,11 @@
 
 use super::codec::{self, Decoded};
 use super::writer::Outbound;
+use crate::metrics::{INVALID_FRAME, Transport};
 use crate::state::AppState;
 use gold_box_protocol::{
-    ClientMessage, Empty, ErrorCode, ServerFrame, ServerMessage, SettingsAck, SettingsSync,
+    ChatRequest, ClientMessage, Empty, ErrorCode, RollAck, RollResult, ServerFrame, ServerMessage,
+    SettingsAck, SettingsSync,
 };
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -61,14 +63,17 @@ impl Session {
 /// Acts on one decoded frame. A bad frame is answered with an error and affects only
 /// itself.
 pub fn handle(session: &Session, decoded: Decoded) {
+    let metrics = &session.state.metrics;
     let frame = match decoded.frame {
         Ok(frame) => frame,
         Err(error) => {
+            metrics.received(INVALID_FRAME);
             tracing::debug!(%error, "bad frame");
             session.send_error(error.code(), error.to_string(), decoded.request_id);
             return;
         }
     };
+    metrics.received(frame.message.type_name());
     let request_id = frame.request_id;
     match frame.message {
         ClientMessage::Connect(_) => session.send_error(
@@ -78,25 +83,21 @@ pub fn handle(session: &Session, decoded: Decoded) {
         ),
         ClientMessage::Ping(Empty {}) => session.reply(request_id, ServerMessage::Pong(Empty {})),
         ClientMessage::SettingsSync(sync) => settings_sync(session, request_id, sync),
-        ClientMessage::RollResult(_) => {
-            // No roll is ever issued without the AI engine; every id is unknown.
-            session.reply(
-                request_id,
-                ServerMessage::RollAck(gold_box_protocol::RollAck {
-                    status: gold_box_protocol::RollAckStatus::Unknown,
-                    error: None,
-                }),
-            )
+        ClientMessage::RollResult(result) => roll_result(session, request_id, result),
+        ClientMessage::CombatState(state) => session
+            .state
+            .clients
+            .set_combat_state(&session.client_id, state),
+        ClientMessage::ChatMessage(data)
+        | ClientMessage::DiceRoll(data)
+        | ClientMessage::CombatContext(data) => {
+            let max = session.state.config.max_context_frames;
+            session
+                .state
+                .clients
+                .push_context(&session.client_id, data, max);
         }
-        ClientMessage::CombatState(_)
-        | ClientMessage::ChatMessage(_)
-        | ClientMessage::DiceRoll(_)
-        | ClientMessage::CombatContext(_) => {}
-        ClientMessage::ChatRequest(_) => session.send_error(
-            ErrorCode::Internal,
-            "the AI engine is not available in this build",
-            request_id,
-        ),
+        ClientMessage::ChatRequest(request) => chat_request(session, request_id, request),
     }
 }
 
@@ -110,4 +111,48 @@ fn settings_sync(session: &Session, request_id: Option<String>, sync: SettingsSy
         request_id,
         ServerMessage::SettingsAck(SettingsAck { revision }),
     );
+}
+
+fn roll_result(session: &Session, request_id: Option<String>, result: RollResult) {
+    // The protocol crate refuses a roll_result without request_id before it gets here.
+    let Some(request_id) = request_id else { return };
+    let resolution = session
+        .state
+        .rolls
+        .resolve(&session.client_id, &request_id, result.results);
+    session
+        .state
+        .metrics
+        .roll_result(Transport::Ws, &resolution);
+    tracing::info!(%request_id, status = resolution.status.as_str(), "roll result over WebSocket");
+    session.reply(
+        Some(request_id),
+        ServerMessage::RollAck(RollAck {
+            status: resolution.status,
+            error: resolution.error,
+        }),
+    );
+}
+
+/// The one slow-path message that starts work: the turn runs on its own task, so the
+/// reader goes straight back to reading. A busy AI is refused at once.
+fn chat_request(session: &Session, request_id: Option<String>, request: ChatRequest) {
+    let Some(request_id) = request_id else { return };
+    let _ = request;
+    if let Err(current) = session
+        .state
+        .ai
+        .try_acquire(&session.client_id, &request_id)
+        .map(drop)
+    {
+        session.state.metrics.turn_busy();
+        session.send_error(
+            ErrorCode::AiBusy,
+            format!(
+                "the AI is taking another turn ({} for {}); try again when it ends",
+                current.request_id, current.client_id
+            ),
+            Some(request_id),
+        );
+    }
 }

@@ -2,10 +2,12 @@
 //! into the socket, so that nothing else ever waits on a slow peer's socket.
 
 use super::codec;
+use crate::state::AppState;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
 use gold_box_protocol::ServerFrame;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// What can be queued for a connection.
@@ -19,10 +21,15 @@ pub enum Outbound {
     },
 }
 
-pub async fn run(mut sink: SplitSink<WebSocket, Message>, mut queue: mpsc::Receiver<Outbound>) {
+pub async fn run(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut queue: mpsc::Receiver<Outbound>,
+    state: Arc<AppState>,
+) {
     while let Some(item) = queue.recv().await {
         match item {
             Outbound::Frame(frame) => {
+                state.metrics.sent(&frame.message);
                 if sink
                     .send(Message::Text(codec::encode(&frame).into()))
                     .await

@@ -4,15 +4,15 @@
 #![allow(dead_code)]
 
 use futures_util::{SinkExt, StreamExt};
-use gold_box_server::{spawn, Config, ServerHandle};
-use serde_json::{json, Value};
+use gold_box_server::{Config, ServerHandle, spawn};
+use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -52,7 +52,10 @@ pub async fn start(extra: &[&str]) -> ServerHandle {
     .map(|s| s.to_string())
     .collect();
     if !extra.contains(&"--module-dir") {
-        args.extend(["--module-dir".to_owned(), "/nonexistent-gold-box-dist".to_owned()]);
+        args.extend([
+            "--module-dir".to_owned(),
+            "/nonexistent-gold-box-dist".to_owned(),
+        ]);
     }
     args.extend(extra.iter().map(|s| s.to_string()));
     let config = Config::from_args(args).expect("valid options");
@@ -60,14 +63,21 @@ pub async fn start(extra: &[&str]) -> ServerHandle {
 }
 
 /// Opens `/ws`, optionally with an `Origin` header.
-pub async fn open(server: &ServerHandle, origin: Option<&str>) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+pub async fn open(
+    server: &ServerHandle,
+    origin: Option<&str>,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
     let mut request = format!("ws://127.0.0.1:{}/ws", server.addr().port())
         .into_client_request()
         .expect("request");
     if let Some(origin) = origin {
-        request.headers_mut().insert("origin", origin.parse().expect("header"));
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().expect("header"));
     }
-    tokio_tungstenite::connect_async(request).await.map(|(ws, _)| ws)
+    tokio_tungstenite::connect_async(request)
+        .await
+        .map(|(ws, _)| ws)
 }
 
 pub fn connect_frame(client_id: &str, token: &str) -> Value {
@@ -78,7 +88,9 @@ pub fn connect_frame(client_id: &str, token: &str) -> Value {
 }
 
 pub async fn send(ws: &mut Ws, frame: &Value) {
-    ws.send(Message::Text(frame.to_string().into())).await.expect("send");
+    ws.send(Message::Text(frame.to_string().into()))
+        .await
+        .expect("send");
 }
 
 /// What the server did next: a JSON frame, or a close with its code.
@@ -90,10 +102,16 @@ pub enum Next {
 
 pub async fn next(ws: &mut Ws) -> Next {
     loop {
-        let message = tokio::time::timeout(FRAME_WAIT, ws.next()).await.expect("the server answers in time");
+        let message = tokio::time::timeout(FRAME_WAIT, ws.next())
+            .await
+            .expect("the server answers in time");
         match message {
-            Some(Ok(Message::Text(text))) => return Next::Frame(serde_json::from_str(&text).expect("server sends JSON")),
-            Some(Ok(Message::Close(frame))) => return Next::Closed(frame.map(|f| u16::from(f.code))),
+            Some(Ok(Message::Text(text))) => {
+                return Next::Frame(serde_json::from_str(&text).expect("server sends JSON"));
+            }
+            Some(Ok(Message::Close(frame))) => {
+                return Next::Closed(frame.map(|f| u16::from(f.code)));
+            }
             Some(Ok(_)) => continue,
             Some(Err(_)) | None => return Next::Closed(None),
         }

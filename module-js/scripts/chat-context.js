@@ -1,0 +1,92 @@
+// Turns Foundry's chat log into the plain-text ChatEntry list a `chat_request` carries:
+// `{speaker, content, kind: "chat"|"roll"|"ai"|"other", timestamp}`. HTML is reduced to text
+// here so that no markup reaches the AI, and the list is kept well under the server's
+// 64 KiB frame limit.
+import { MODULE_ID } from "./constants.js";
+
+/** Longest content of one entry, in characters; longer content is cut with an ellipsis. */
+const MAX_ENTRY_CHARS = 2000;
+
+/** Budget for all entries' content, in UTF-8 bytes; the oldest entries are dropped first. */
+const MAX_CONTEXT_BYTES = 40_000;
+
+/**
+ * @param {{contents?: object[]}} messages  `game.messages`
+ * @param {number} limit  how many of the latest visible messages to take
+ * @returns {{speaker: string, content: string, kind: string, timestamp: number}[]}
+ */
+export function collectChatEntries(messages, limit) {
+  const count = Math.max(1, Math.min(50, Math.trunc(Number(limit)) || 15));
+  const visible = (messages?.contents ?? []).filter((m) => m && m.visible !== false);
+  const entries = visible.slice(-count).map(toChatEntry);
+  return withinBudget(entries);
+}
+
+/** @returns {{speaker: string, content: string, kind: string, timestamp: number}} */
+export function toChatEntry(message) {
+  const kind = kindOf(message);
+  const content = kind === "roll" ? rollText(message) : htmlToText(message.content);
+  const timestamp = Number.isFinite(message.timestamp) ? Math.trunc(message.timestamp) : Date.now();
+  return { speaker: speakerOf(message), content: truncate(content), kind, timestamp };
+}
+
+function kindOf(message) {
+  if (message.flags?.[MODULE_ID]) return "ai";
+  if (message.isRoll || message.rolls?.length) return "roll";
+  const styles = globalThis.CONST?.CHAT_MESSAGE_STYLES;
+  if (styles && typeof message.style === "number") {
+    return [styles.IC, styles.OOC, styles.EMOTE].includes(message.style) ? "chat" : "other";
+  }
+  return "chat";
+}
+
+function speakerOf(message) {
+  const name = message.alias ?? message.speaker?.alias ?? message.author?.name;
+  return typeof name === "string" && name ? name : "Unknown";
+}
+
+function rollText(message) {
+  const flavor = htmlToText(message.flavor ?? "");
+  const lines = (message.rolls ?? []).map((roll) => `${roll.formula} = ${roll.total}`);
+  const text = lines.join("\n") || htmlToText(message.content);
+  return flavor ? `${flavor}: ${text}` : text;
+}
+
+const BLOCK_ELEMENTS = "p, div, li, h1, h2, h3, h4, h5, h6, tr, blockquote, section, header, footer";
+
+/**
+ * Reduce chat HTML to text. DOMParser builds an inert document: no script runs and no image
+ * loads while the text is read.
+ * @param {unknown} html
+ * @returns {string}
+ */
+export function htmlToText(html) {
+  if (html === null || html === undefined) return "";
+  const source = String(html);
+  if (!/[<&]/.test(source)) return source.trim();
+  const doc = new DOMParser().parseFromString(source, "text/html");
+  doc.body.querySelectorAll("script, style, template").forEach((el) => el.remove());
+  doc.body.querySelectorAll("br").forEach((br) => br.replaceWith("\n"));
+  doc.body.querySelectorAll(BLOCK_ELEMENTS).forEach((el) => el.append("\n"));
+  return doc.body.textContent
+    .replace(/[ \t\f\v\u00a0]+/g, " ")
+    .replace(/ *\n[\s]*/g, "\n")
+    .trim();
+}
+
+function truncate(text) {
+  return text.length > MAX_ENTRY_CHARS ? `${text.slice(0, MAX_ENTRY_CHARS - 1)}…` : text;
+}
+
+function withinBudget(entries) {
+  const encoder = new TextEncoder();
+  let total = 0;
+  let first = entries.length;
+  while (first > 0) {
+    const size = encoder.encode(entries[first - 1].content).length + encoder.encode(entries[first - 1].speaker).length;
+    if (total + size > MAX_CONTEXT_BYTES && first < entries.length) break;
+    total += size;
+    first -= 1;
+  }
+  return entries.slice(first);
+}

@@ -1,0 +1,7 @@
+//! Roll requests: the registry of pending `execute_roll`s and the one function that
+//! resolves their results, whatever transport brought them.
+
+mod registry;
+mod validate;
+
+pub use registry::{Resolution, RollFailure, RollRegistry, RollTicket, Unanswered};

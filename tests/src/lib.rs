@@ -1,0 +1,194 @@
+//! End-to-end test harness: the real Gold Box server, headless Chromium driven through
+//! chromedriver, and the packaged module loaded into a page that stands in for Foundry.
+//!
+//! - [`site`] serves `tests/foundry-shim/` at `/` and `dist/gold-box/` at
+//!   `/modules/gold-box/`, the way Foundry serves a module.
+//! - [`server`] runs `gold-box-server` in-process on a real port.
+//! - [`browser`] starts chromedriver and Chromium and drives the page.
+//! - [`E2e`] bundles the three for one test; [`E2e::finish`] keeps a screenshot and the
+//!   page's console in `target/e2e-artifacts/` when the test failed, and tears down.
+//!
+//! Scenarios return [`TestResult`] instead of panicking (see [`ensure`]) so that a failing
+//! test still leaves its artifacts and stops its processes.
+
+pub mod browser;
+pub mod server;
+pub mod site;
+
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use browser::Browser;
+pub use server::TestServer;
+pub use site::ShimSite;
+
+/// What every harness function and test returns.
+pub type TestResult<T = ()> = Result<T, Box<dyn Error + Send + Sync>>;
+
+/// The Foundry generation the shim page imitates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FoundryVersion {
+    V12,
+    V13,
+}
+
+impl FoundryVersion {
+    pub const ALL: [FoundryVersion; 2] = [FoundryVersion::V12, FoundryVersion::V13];
+
+    /// The `v` query value of the shim page.
+    pub fn query_value(self) -> &'static str {
+        match self {
+            FoundryVersion::V12 => "12",
+            FoundryVersion::V13 => "13",
+        }
+    }
+
+    /// A short tag for artifact names: `v12`, `v13`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            FoundryVersion::V12 => "v12",
+            FoundryVersion::V13 => "v13",
+        }
+    }
+}
+
+/// The workspace root (the parent of this package).
+pub fn workspace_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+}
+
+/// `dist/`, the directory `cargo xtask package` writes (it holds `gold-box/`).
+pub fn dist_dir() -> PathBuf {
+    workspace_root().join("dist")
+}
+
+/// `dist/gold-box/`, the packaged module, or the error that says how to make it.
+pub fn packaged_module_dir() -> TestResult<PathBuf> {
+    let dir = dist_dir().join("gold-box");
+    if dir.join("module.json").is_file() {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "dist/gold-box not found: run `cargo xtask package` first (looked in {})",
+            dir.display()
+        )
+        .into())
+    }
+}
+
+/// `tests/foundry-shim/`, the Foundry stand-in page.
+pub fn shim_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("foundry-shim")
+}
+
+/// `target/e2e-artifacts/` (under `CARGO_TARGET_DIR` when that is set).
+pub fn artifacts_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir).join("e2e-artifacts"),
+        None => workspace_root().join("target").join("e2e-artifacts"),
+    }
+}
+
+/// A directory removed on drop.
+#[derive(Debug)]
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// A fresh, empty directory under the system temporary directory.
+    pub fn new(prefix: &str) -> TestResult<TempDir> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!(
+            "{prefix}-{}-{}-{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = std::env::temp_dir().join(name);
+        std::fs::create_dir_all(&path)
+            .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        Ok(TempDir { path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// One end-to-end test's world: the server, the page's web server and the browser.
+#[derive(Debug)]
+pub struct E2e {
+    /// The artifact name for this test.
+    pub name: String,
+    pub site: ShimSite,
+    pub server: TestServer,
+    pub browser: Browser,
+}
+
+impl E2e {
+    /// Starts the shim's web server, the real server (allowing the shim's origin, with
+    /// [`server::TEST_TOKEN`]) and a browser.
+    pub async fn start(name: &str) -> TestResult<E2e> {
+        let site = ShimSite::start().await?;
+        let server = TestServer::start(&site.origin()).await?;
+        let browser = Browser::launch().await?;
+        Ok(E2e {
+            name: name.to_owned(),
+            site,
+            server,
+            browser,
+        })
+    }
+
+    /// Opens the shim page for `version`, connected to this test's server with `token`.
+    /// Waits until the page has booted (Foundry's `ready` has run).
+    pub async fn open_foundry(&self, version: FoundryVersion, token: &str) -> TestResult {
+        let server_url = self.server.url();
+        let url = self.site.page_url(
+            version,
+            &[("server", server_url.as_str()), ("token", token)],
+        );
+        self.browser.open_shim(&url).await
+    }
+
+    /// Ends the test: on failure keeps a screenshot and the page's console and errors in
+    /// `target/e2e-artifacts/<name>.*`; then tears everything down and returns `outcome`.
+    pub async fn finish(self, outcome: TestResult) -> TestResult {
+        if let Err(error) = &outcome {
+            eprintln!("{}: failed: {error}", self.name);
+            self.browser.save_failure_artifacts(&self.name).await;
+        }
+        let E2e {
+            site,
+            server,
+            browser,
+            ..
+        } = self;
+        browser.close().await;
+        server.shutdown().await;
+        site.stop().await;
+        outcome
+    }
+}
+
+/// `Err(message)` unless `condition` holds: an assertion that returns instead of
+/// panicking, so a failing test still saves its artifacts and tears down.
+pub fn ensure(condition: bool, message: impl FnOnce() -> String) -> TestResult {
+    if condition {
+        Ok(())
+    } else {
+        Err(message().into())
+    }
+}
