@@ -9,18 +9,22 @@
 /**
  * @param {import("./button.js").AiTurnButton} button
  * @param {() => boolean} isEnabled whether this client shows the button (the GM only)
+ * @param {() => void} onPlaced called after the button is placed (the core then puts its
+ *   settings-pending indicator on it, should the button be new)
  */
-export function registerChatPlacement(button, isEnabled) {
+export function registerChatPlacement(button, isEnabled, onPlaced = () => {}) {
   Hooks.on("renderChatLog", (app, html) => {
     if (!isEnabled()) return;
     // A v12 (Application v1) chat popout: the button stays in the sidebar.
     if (app?.popOut === true) return;
     const root = html instanceof HTMLElement ? html : html?.[0];
     placeNearInput(button, root?.querySelector?.("#chat-message"));
+    onPlaced();
   });
   Hooks.on("renderChatInput", (_app, elements) => {
     if (!isEnabled()) return;
     placeNearInput(button, elements?.["#chat-message"]);
+    onPlaced();
   });
 }
 

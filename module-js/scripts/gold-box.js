@@ -94,6 +94,7 @@ async function startCore() {
     ui.notifications?.error(game.i18n.format("GOLD_BOX.Errors.StartFailed", { message }));
   }
   button.setConnection(core.state());
+  core.refreshIndicator();
   Hooks.callAll(`${MODULE_ID}.ready`, api);
 }
 
@@ -106,7 +107,7 @@ Hooks.once("setup", () => {
   if (isGM()) ensureWasmLoading();
 });
 
-registerChatPlacement(button, isGM);
+registerChatPlacement(button, isGM, () => core?.refreshIndicator());
 
 Hooks.once("ready", async () => {
   if (!isGM()) return;

@@ -1,8 +1,9 @@
 //! What the JS module passes to `start`: where the server is, the token, and who is
 //! connecting.
 
-use gold_box_protocol::{UserInfo, WorldInfo};
+use gold_box_protocol::{JsonValue, UserInfo, WorldInfo};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// The core's start-up configuration, as the JS module sends it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -13,6 +14,9 @@ pub struct CoreConfig {
     pub token: String,
     pub world: WorldInfo,
     pub user: UserInfo,
+    /// The world's Gold Box settings (role, context size, …), synced on connect.
+    #[serde(default)]
+    pub settings: BTreeMap<String, JsonValue>,
 }
 
 /// Why a server URL cannot be used.

@@ -5,7 +5,8 @@
 //! the bindings carry them out. That keeps every decision testable on the host with a
 //! fake clock.
 
-use gold_box_protocol::AiMessage;
+use crate::outbox::StoredRoll;
+use gold_box_protocol::{AiMessage, JsonValue, RollOutcome, RollRequest};
 use serde::Serialize;
 
 /// Named timers; setting one that is already set replaces it.
@@ -17,6 +18,12 @@ pub enum TimerKind {
     Heartbeat,
     /// The moment a `pong` is overdue and the socket is taken for dead.
     PongDeadline,
+    /// The end of the quiet time after a settings change.
+    SettingsDebounce,
+    /// The next step of delivering one roll result (ack wait or retry pause).
+    RollDelivery(String),
+    /// The moment the server stops taking one roll result.
+    RollDeadline(String),
 }
 
 /// Something that happened.
@@ -30,6 +37,18 @@ pub enum Input {
     SocketClosed { code: u16, reason: String },
     /// A timer fired.
     Timer(TimerKind),
+    /// A Gold Box setting changed in Foundry.
+    SettingChanged { key: String, value: JsonValue },
+    /// Foundry's dice produced the outcomes of an `execute_roll`.
+    Rolled {
+        request_id: String,
+        results: Vec<RollOutcome>,
+    },
+    /// `POST /api/roll-result` ended: the HTTP status, or `None` when no answer came.
+    Posted {
+        request_id: String,
+        status: Option<u16>,
+    },
 }
 
 /// Something the browser should do.
@@ -53,6 +72,29 @@ pub enum Command {
     CancelTimer(TimerKind),
     /// Tell the JS module.
     Emit(CoreEvent),
+    /// Roll these with Foundry's dice, one after the other, and report `Rolled`.
+    Roll {
+        request_id: String,
+        rolls: Vec<RollRequest>,
+    },
+    /// Write an outbox entry to browser storage (before anything of it is sent).
+    StoreOutbox(StoredRoll),
+    /// Remove an outbox entry from browser storage.
+    DeleteOutbox(String),
+    /// `POST` this JSON body to `url` with the bearer token, and report `Posted`.
+    PostRollResult {
+        request_id: String,
+        url: String,
+        token: String,
+        body: String,
+    },
+    /// Settle the promise `takeAiTurn` returned for this request.
+    SettleTurn {
+        request_id: String,
+        outcome: Result<(), String>,
+    },
+    /// Show or clear the settings-pending indicator on the button.
+    ShowSettingsPending(bool),
 }
 
 /// The connection states the JS module shows on the button.
@@ -117,5 +159,8 @@ pub enum CoreEvent {
         message: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         request_id: Option<String>,
+    },
+    SettingsPending {
+        pending: bool,
     },
 }

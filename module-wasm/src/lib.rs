@@ -10,6 +10,8 @@ pub mod bindings;
 pub mod config;
 pub mod effects;
 pub mod machine;
+pub mod outbox;
+pub mod settings;
 
 use wasm_bindgen::prelude::*;
 

@@ -1,14 +1,19 @@
 //! The core's state machine: the connection (handshake, heartbeat, reconnect with
-//! backoff). It is plain Rust: [`Machine::handle`] takes an [`Input`] and returns the
-//! [`Command`]s for the browser, so every rule here is tested on the host.
+//! backoff), the roll outbox, the settings sync and the AI turns the GM asked for.
+//! It is plain Rust: [`Machine::handle`] takes an [`Input`] and the wall-clock time and
+//! returns the [`Command`]s for the browser, so every rule here is tested on the host.
 
 use crate::backoff::{Jitter, reconnect_delay_ms};
-use crate::config::{BadServerUrl, CoreConfig, websocket_url};
+use crate::config::{BadServerUrl, CoreConfig, http_base, websocket_url};
 use crate::effects::{Command, ConnectionState, CoreEvent, Input, TimerKind};
+use crate::outbox::{ACK_WAIT_MS, Outbox, OutboxEntry, Step, StoredRoll, http_status_answers};
+use crate::settings::{AckEffect, CONNECTION_KEYS, DEBOUNCE_MS, SettingsTracker};
 use gold_box_protocol::{
-    ClientFrame, ClientMessage, Connect, Empty, ErrorCode, PROTOCOL_VERSION, RawFrame, ServerFrame,
-    ServerMessage,
+    ChatEntry, ChatRequest, ClientFrame, ClientMessage, Connect, Empty, ErrorCode, ExecuteRoll,
+    JsonValue, PROTOCOL_VERSION, RawFrame, RollAck, RollOutcome, RollRequest, RollResult,
+    RollResultSubmission, ServerFrame, ServerMessage,
 };
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How long after a `ping` the socket is taken for dead without a `pong`.
 pub const PONG_TIMEOUT_MS: u64 = 10_000;
@@ -21,6 +26,10 @@ pub const CLOSE_NORMAL: u16 = 1000;
 /// The server's close code for a connection another one took over.
 pub const CLOSE_REPLACED: u16 = 4000;
 
+/// What a roll left unmade by a page reload reports instead of rolling again.
+pub const INTERRUPTED_ROLL: &str =
+    "the page reloaded while this roll was being made; it was not rolled again";
+
 /// The Foundry-side core.
 #[derive(Debug)]
 pub struct Machine {
@@ -31,7 +40,17 @@ pub struct Machine {
     attempt: u32,
     heartbeat_ms: u64,
     next_ping: u64,
+    next_turn: u64,
     jitter: Jitter,
+    settings: SettingsTracker,
+    outbox: Outbox,
+    /// Requests being rolled now (their marker is stored, their outcome not yet), with
+    /// their deadline and what was asked.
+    rolling: BTreeMap<String, (u64, Vec<RollRequest>)>,
+    /// The indicator state last shown, so it is shown once per change.
+    shown_pending: Option<bool>,
+    /// Turns asked for whose `ai_turn_started` (or refusal) has not come yet.
+    awaiting_turns: BTreeSet<String>,
 }
 
 impl Machine {
@@ -43,8 +62,24 @@ impl Machine {
             attempt: 0,
             heartbeat_ms: DEFAULT_HEARTBEAT_MS,
             next_ping: 1,
+            next_turn: 1,
             jitter: Jitter::new(seed),
+            settings: SettingsTracker::default(),
+            outbox: Outbox::default(),
+            rolling: BTreeMap::new(),
+            shown_pending: None,
+            awaiting_turns: BTreeSet::new(),
         }
+    }
+
+    /// Whether a settings change has not reached the server yet.
+    pub fn settings_pending(&self) -> bool {
+        self.settings.pending()
+    }
+
+    /// Roll results stored and not yet answered by the server.
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
     }
 
     pub fn state(&self) -> ConnectionState {
@@ -55,38 +90,130 @@ impl Machine {
         &self.client_id
     }
 
-    /// Starts (or restarts, with new settings) the connection.
-    pub fn start(&mut self, config: CoreConfig) -> Result<Vec<Command>, BadServerUrl> {
+    /// Starts (or restarts, with new settings) the connection. `stored` is the outbox
+    /// as browser storage kept it across a reload.
+    pub fn start(
+        &mut self,
+        config: CoreConfig,
+        stored: Vec<StoredRoll>,
+        now_ms: u64,
+    ) -> Result<Vec<Command>, BadServerUrl> {
         let url = websocket_url(&config.server_url)?;
         let mut commands = self.stop_connection();
+        self.settings = SettingsTracker::initial(config.settings.clone());
         self.config = Some(config);
         self.attempt = 0;
+        for roll in stored {
+            self.restore(roll, now_ms, &mut commands);
+        }
         commands.push(Command::OpenSocket { url });
         self.set_state(ConnectionState::Connecting, None, &mut commands);
         Ok(commands)
     }
 
+    /// Puts a stored outcome back into the outbox; a roll the reload interrupted is
+    /// reported as not made rather than rolled again.
+    fn restore(&mut self, stored: StoredRoll, now_ms: u64, commands: &mut Vec<Command>) {
+        let request_id = stored.request_id.clone();
+        if stored.deadline_ms <= now_ms {
+            commands.push(Command::DeleteOutbox(request_id));
+            return;
+        }
+        let Some(results) = stored.results else {
+            let results: Vec<RollOutcome> = stored
+                .rolls
+                .iter()
+                .map(|roll| RollOutcome {
+                    formula: roll.formula.clone(),
+                    flavor: roll.flavor.clone(),
+                    total: None,
+                    dice: Vec::new(),
+                    error: Some(INTERRUPTED_ROLL.into()),
+                })
+                .collect();
+            let interrupted = StoredRoll {
+                results: Some(results),
+                ..stored
+            };
+            return self.restore(interrupted, now_ms, commands);
+        };
+        let entry = OutboxEntry {
+            request_id,
+            results,
+            deadline_ms: stored.deadline_ms,
+        };
+        // Stored again: an interrupted roll now has its error outcomes on record.
+        commands.push(Command::StoreOutbox(StoredRoll {
+            request_id: entry.request_id.clone(),
+            deadline_ms: entry.deadline_ms,
+            rolls: stored.rolls,
+            results: Some(entry.results.clone()),
+        }));
+        self.add_to_outbox(entry, now_ms, commands);
+    }
+
     /// Closes the connection and cancels every timer.
+    /// The configuration is kept: results already rolled are still delivered over HTTP.
     pub fn stop(&mut self) -> Vec<Command> {
         let mut commands = self.stop_connection();
-        self.config = None;
         self.set_state(ConnectionState::Idle, None, &mut commands);
         commands
     }
 
-    pub fn handle(&mut self, input: Input) -> Vec<Command> {
+    pub fn handle(&mut self, input: Input, now_ms: u64) -> Vec<Command> {
         let mut commands = Vec::new();
         match input {
             Input::SocketOpened => self.on_open(&mut commands),
-            Input::SocketText(text) => self.on_text(&text, &mut commands),
+            Input::SocketText(text) => self.on_text(&text, now_ms, &mut commands),
             Input::SocketClosed { code, reason } => self.on_closed(code, reason, &mut commands),
-            Input::Timer(kind) => self.on_timer(kind, &mut commands),
+            Input::Timer(kind) => self.on_timer(kind, now_ms, &mut commands),
+            Input::SettingChanged { key, value } => {
+                self.on_setting_changed(key, value, now_ms, &mut commands)
+            }
+            Input::Rolled {
+                request_id,
+                results,
+            } => self.on_rolled(request_id, results, now_ms, &mut commands),
+            Input::Posted { request_id, status } => {
+                commands.extend(self.on_posted(&request_id, status))
+            }
         }
         commands
     }
 
+    /// Asks for an AI turn with this chat as context. A pending settings change is synced
+    /// first, on the same socket, so the server applies it before the turn starts.
+    pub fn take_turn(
+        &mut self,
+        messages: Vec<ChatEntry>,
+        now_ms: u64,
+    ) -> Result<(String, Vec<Command>), String> {
+        if self.state != ConnectionState::Connected {
+            return Err("Gold Box is not connected to its server".into());
+        }
+        let mut commands = Vec::new();
+        if self.settings.dirty() {
+            commands.push(Command::CancelTimer(TimerKind::SettingsDebounce));
+            self.sync_settings(now_ms, &mut commands);
+        }
+        let request_id = format!("turn-{}-{}", self.client_id, self.next_turn);
+        self.next_turn += 1;
+        let request = ChatRequest {
+            messages,
+            settings_revision: self.settings.revision(),
+        };
+        self.send(
+            ClientFrame::new(ClientMessage::ChatRequest(request))
+                .with_request_id(request_id.clone())
+                .with_timestamp(now_ms),
+            &mut commands,
+        );
+        self.awaiting_turns.insert(request_id.clone());
+        Ok((request_id, commands))
+    }
+
     fn stop_connection(&mut self) -> Vec<Command> {
-        vec![
+        let mut commands = vec![
             Command::CancelTimer(TimerKind::Reconnect),
             Command::CancelTimer(TimerKind::Heartbeat),
             Command::CancelTimer(TimerKind::PongDeadline),
@@ -94,7 +221,10 @@ impl Machine {
                 code: CLOSE_NORMAL,
                 reason: "stopped".into(),
             },
-        ]
+        ];
+        // A socket closed by us reports nothing: what waited on it moves on now.
+        self.socket_lost(&mut commands);
+        commands
     }
 
     fn set_state(
@@ -128,7 +258,7 @@ impl Machine {
         self.send(ClientFrame::new(connect), commands);
     }
 
-    fn on_text(&mut self, text: &str, commands: &mut Vec<Command>) {
+    fn on_text(&mut self, text: &str, now_ms: u64, commands: &mut Vec<Command>) {
         let frame = match decode(text) {
             Ok(frame) => frame,
             Err(reason) => {
@@ -149,6 +279,13 @@ impl Machine {
                     delay_ms: self.heartbeat_ms,
                 });
                 self.set_state(ConnectionState::Connected, None, commands);
+                if self.settings.dirty() {
+                    commands.push(Command::CancelTimer(TimerKind::SettingsDebounce));
+                    self.sync_settings(now_ms, commands);
+                }
+                for request_id in self.outbox.on_connected() {
+                    self.deliver(&request_id, Step::SendFrame, commands);
+                }
             }
             ServerMessage::Pong(_) => commands.push(Command::CancelTimer(TimerKind::PongDeadline)),
             ServerMessage::Error(error) if self.state == ConnectionState::Connecting => {
@@ -159,13 +296,27 @@ impl Machine {
                 };
                 self.set_state(state, Some(error.message), commands);
             }
-            ServerMessage::Error(error) => commands.push(Command::Emit(CoreEvent::Error {
-                code: error.code,
-                message: error.message,
-                request_id: frame.request_id,
-            })),
+            ServerMessage::Error(error) => match frame.request_id {
+                Some(request_id) if self.awaiting_turns.remove(&request_id) => {
+                    commands.push(Command::SettleTurn {
+                        request_id,
+                        outcome: Err(error.message),
+                    });
+                }
+                request_id => commands.push(Command::Emit(CoreEvent::Error {
+                    code: error.code,
+                    message: error.message,
+                    request_id,
+                })),
+            },
             ServerMessage::AiTurnStarted(_) => {
                 if let Some(request_id) = frame.request_id {
+                    if self.awaiting_turns.remove(&request_id) {
+                        commands.push(Command::SettleTurn {
+                            request_id: request_id.clone(),
+                            outcome: Ok(()),
+                        });
+                    }
                     commands.push(Command::Emit(CoreEvent::TurnStarted { request_id }));
                 }
             }
@@ -188,15 +339,260 @@ impl Machine {
                     }));
                 }
             }
-            ServerMessage::ExecuteRoll(_)
-            | ServerMessage::RollAck(_)
-            | ServerMessage::SettingsAck(_) => {}
+            ServerMessage::ExecuteRoll(request) => {
+                if let Some(request_id) = frame.request_id {
+                    self.on_execute_roll(request_id, request, now_ms, commands);
+                }
+            }
+            ServerMessage::RollAck(ack) => {
+                if let Some(request_id) = frame.request_id {
+                    self.on_roll_ack(&request_id, ack, commands);
+                }
+            }
+            ServerMessage::SettingsAck(ack) => match self.settings.on_ack(ack.revision) {
+                AckEffect::Settled => self.show_pending(commands),
+                AckEffect::StillPending => {}
+                AckEffect::ResyncNow => self.sync_settings(now_ms, commands),
+            },
+        }
+    }
+
+    // --- rolls -------------------------------------------------------------------
+
+    fn on_execute_roll(
+        &mut self,
+        request_id: String,
+        request: ExecuteRoll,
+        now_ms: u64,
+        commands: &mut Vec<Command>,
+    ) {
+        if self.outbox.contains(&request_id) {
+            // Asked again (a reconnect, a takeover): send what was rolled, never roll again.
+            let step = self.outbox.start(&request_id, true);
+            self.deliver(&request_id, step, commands);
+            return;
+        }
+        if self.rolling.contains_key(&request_id) {
+            return;
+        }
+        let deadline_ms = now_ms.saturating_add(request.timeout_ms);
+        self.rolling
+            .insert(request_id.clone(), (deadline_ms, request.rolls.clone()));
+        commands.push(Command::StoreOutbox(StoredRoll {
+            request_id: request_id.clone(),
+            deadline_ms,
+            rolls: request.rolls.clone(),
+            results: None,
+        }));
+        commands.push(Command::Roll {
+            request_id,
+            rolls: request.rolls,
+        });
+    }
+
+    fn on_rolled(
+        &mut self,
+        request_id: String,
+        results: Vec<RollOutcome>,
+        now_ms: u64,
+        commands: &mut Vec<Command>,
+    ) {
+        let Some((deadline_ms, rolls)) = self.rolling.remove(&request_id) else {
+            return;
+        };
+        // Stored before anything of it is sent: a reload from here on resends it.
+        commands.push(Command::StoreOutbox(StoredRoll {
+            request_id: request_id.clone(),
+            deadline_ms,
+            rolls,
+            results: Some(results.clone()),
+        }));
+        let entry = OutboxEntry {
+            request_id,
+            results,
+            deadline_ms,
+        };
+        self.add_to_outbox(entry, now_ms, commands);
+    }
+
+    fn add_to_outbox(&mut self, entry: OutboxEntry, now_ms: u64, commands: &mut Vec<Command>) {
+        let request_id = entry.request_id.clone();
+        commands.push(Command::SetTimer {
+            kind: TimerKind::RollDeadline(request_id.clone()),
+            delay_ms: entry.deadline_ms.saturating_sub(now_ms),
+        });
+        let step = self
+            .outbox
+            .add(entry, self.state == ConnectionState::Connected);
+        self.deliver(&request_id, step, commands);
+    }
+
+    /// Carries out one delivery step of an outbox entry.
+    fn deliver(&mut self, request_id: &str, step: Step, commands: &mut Vec<Command>) {
+        let Some(entry) = self.outbox.entry(request_id) else {
+            return;
+        };
+        match step {
+            Step::SendFrame => {
+                let frame = ClientFrame::new(ClientMessage::RollResult(RollResult {
+                    results: entry.results.clone(),
+                }))
+                .with_request_id(request_id);
+                self.send(frame, commands);
+                commands.push(Command::SetTimer {
+                    kind: TimerKind::RollDelivery(request_id.to_owned()),
+                    delay_ms: ACK_WAIT_MS,
+                });
+            }
+            Step::Wait(delay_ms) => commands.push(Command::SetTimer {
+                kind: TimerKind::RollDelivery(request_id.to_owned()),
+                delay_ms,
+            }),
+            Step::Post => {
+                commands.push(Command::CancelTimer(TimerKind::RollDelivery(
+                    request_id.to_owned(),
+                )));
+                let Some(config) = &self.config else { return };
+                let Ok(base) = http_base(&config.server_url) else {
+                    return;
+                };
+                let submission = RollResultSubmission {
+                    request_id: request_id.to_owned(),
+                    client_id: self.client_id.clone(),
+                    results: entry.results.clone(),
+                };
+                if let Ok(body) = serde_json::to_string(&submission) {
+                    commands.push(Command::PostRollResult {
+                        request_id: request_id.to_owned(),
+                        url: format!("{base}/api/roll-result"),
+                        token: config.token.clone(),
+                        body,
+                    });
+                }
+            }
+            Step::Idle => {}
+        }
+    }
+
+    /// The server answered: the entry is done, whatever the answer.
+    fn settle_roll(&mut self, request_id: &str, commands: &mut Vec<Command>) {
+        if self.outbox.remove(request_id).is_some() {
+            commands.push(Command::CancelTimer(TimerKind::RollDelivery(
+                request_id.to_owned(),
+            )));
+            commands.push(Command::CancelTimer(TimerKind::RollDeadline(
+                request_id.to_owned(),
+            )));
+            commands.push(Command::DeleteOutbox(request_id.to_owned()));
+        }
+    }
+
+    fn on_roll_ack(&mut self, request_id: &str, ack: RollAck, commands: &mut Vec<Command>) {
+        if !self.outbox.contains(request_id) {
+            return;
+        }
+        self.settle_roll(request_id, commands);
+        if let Some(error) = ack.error {
+            commands.push(Command::Emit(CoreEvent::Error {
+                code: ErrorCode::InvalidMessage,
+                message: format!(
+                    "the server refused a roll result ({}): {error}",
+                    ack.status.as_str()
+                ),
+                request_id: Some(request_id.to_owned()),
+            }));
+        }
+    }
+
+    fn on_posted(&mut self, request_id: &str, status: Option<u16>) -> Vec<Command> {
+        let mut commands = Vec::new();
+        match status {
+            Some(status) if http_status_answers(status) => {
+                self.settle_roll(request_id, &mut commands)
+            }
+            _ => self.outbox.on_post_failed(request_id),
+        }
+        commands
+    }
+
+    // --- settings ----------------------------------------------------------------
+
+    fn on_setting_changed(
+        &mut self,
+        key: String,
+        value: JsonValue,
+        now_ms: u64,
+        commands: &mut Vec<Command>,
+    ) {
+        if CONNECTION_KEYS.contains(&key.as_str()) {
+            self.reconfigure(&key, value, now_ms, commands);
+            return;
+        }
+        self.settings.change(key, value);
+        self.show_pending(commands);
+        commands.push(Command::SetTimer {
+            kind: TimerKind::SettingsDebounce,
+            delay_ms: DEBOUNCE_MS,
+        });
+    }
+
+    /// The server URL or the token changed: connect again with it (never synced).
+    fn reconfigure(
+        &mut self,
+        key: &str,
+        value: JsonValue,
+        now_ms: u64,
+        commands: &mut Vec<Command>,
+    ) {
+        let Some(mut config) = self.config.clone() else {
+            return;
+        };
+        let text = value.as_str().unwrap_or_default().to_owned();
+        if key == "serverUrl" {
+            config.server_url = text;
+        } else {
+            config.token = text;
+        }
+        config.settings = BTreeMap::new();
+        let pending_settings = std::mem::take(&mut self.settings);
+        match self.start(config, Vec::new(), now_ms) {
+            Ok(restart) => commands.extend(restart),
+            Err(error) => {
+                commands.extend(self.stop());
+                commands.push(Command::Emit(CoreEvent::State {
+                    state: ConnectionState::Idle,
+                    detail: Some(error.to_string()),
+                }));
+            }
+        }
+        self.settings = pending_settings;
+    }
+
+    fn sync_settings(&mut self, now_ms: u64, commands: &mut Vec<Command>) {
+        if self.state != ConnectionState::Connected {
+            return;
+        }
+        let sync = self.settings.next_sync(now_ms);
+        let request_id = format!("sync-{}", sync.revision);
+        self.send(
+            ClientFrame::new(ClientMessage::SettingsSync(sync)).with_request_id(request_id),
+            commands,
+        );
+    }
+
+    fn show_pending(&mut self, commands: &mut Vec<Command>) {
+        let pending = self.settings.pending();
+        if self.shown_pending != Some(pending) {
+            self.shown_pending = Some(pending);
+            commands.push(Command::ShowSettingsPending(pending));
+            commands.push(Command::Emit(CoreEvent::SettingsPending { pending }));
         }
     }
 
     fn on_closed(&mut self, code: u16, reason: String, commands: &mut Vec<Command>) {
         commands.push(Command::CancelTimer(TimerKind::Heartbeat));
         commands.push(Command::CancelTimer(TimerKind::PongDeadline));
+        self.socket_lost(commands);
         match self.state {
             ConnectionState::Idle
             | ConnectionState::AuthFailed
@@ -219,9 +615,12 @@ impl Machine {
         self.set_state(ConnectionState::Reconnecting, None, commands);
     }
 
-    fn on_timer(&mut self, kind: TimerKind, commands: &mut Vec<Command>) {
+    fn on_timer(&mut self, kind: TimerKind, now_ms: u64, commands: &mut Vec<Command>) {
         match kind {
             TimerKind::Reconnect => {
+                if self.state != ConnectionState::Reconnecting {
+                    return;
+                }
                 let Some(config) = &self.config else { return };
                 if let Ok(url) = websocket_url(&config.server_url) {
                     commands.push(Command::OpenSocket { url });
@@ -251,8 +650,38 @@ impl Machine {
                     reason: "no pong in time".into(),
                 });
                 commands.push(Command::CancelTimer(TimerKind::Heartbeat));
+                self.socket_lost(commands);
                 self.schedule_reconnect(commands);
             }
+            TimerKind::SettingsDebounce => self.sync_settings(now_ms, commands),
+            TimerKind::RollDelivery(request_id) => {
+                let step = self
+                    .outbox
+                    .on_timer(&request_id, self.state == ConnectionState::Connected);
+                self.deliver(&request_id, step, commands);
+            }
+            TimerKind::RollDeadline(request_id) => {
+                if self.outbox.remove(&request_id).is_some() {
+                    commands.push(Command::CancelTimer(TimerKind::RollDelivery(
+                        request_id.clone(),
+                    )));
+                    commands.push(Command::DeleteOutbox(request_id));
+                }
+            }
+        }
+    }
+
+    /// The socket is gone: results waiting on it go over HTTP, and turns not yet
+    /// started are reported as not started.
+    fn socket_lost(&mut self, commands: &mut Vec<Command>) {
+        for (request_id, step) in self.outbox.on_socket_closed() {
+            self.deliver(&request_id, step, commands);
+        }
+        for request_id in std::mem::take(&mut self.awaiting_turns) {
+            commands.push(Command::SettleTurn {
+                request_id,
+                outcome: Err("the connection dropped before the turn started".into()),
+            });
         }
     }
 }
@@ -266,6 +695,9 @@ fn decode(text: &str) -> Result<ServerFrame, String> {
 mod tests {
     use super::*;
     use gold_box_protocol::{UserInfo, WorldInfo};
+
+    /// The wall clock the tests run at (epoch ms).
+    const NOW: u64 = 1_764_216_000_000;
 
     fn config(token: &str) -> CoreConfig {
         CoreConfig {
@@ -281,6 +713,7 @@ mod tests {
                 name: "GM".into(),
                 is_gm: true,
             },
+            settings: BTreeMap::from([("aiRole".to_owned(), JsonValue::String("dm".into()))]),
         }
     }
 
@@ -322,16 +755,16 @@ mod tests {
 
     fn connected_machine() -> Machine {
         let mut machine = Machine::new("gb-u1-x".into(), 7);
-        machine.start(config("secret")).expect("start");
-        machine.handle(Input::SocketOpened);
-        machine.handle(connected_frame());
+        machine.start(config("secret"), vec![], NOW).expect("start");
+        machine.handle(Input::SocketOpened, NOW);
+        machine.handle(connected_frame(), NOW);
         machine
     }
 
     #[test]
     fn start_opens_the_websocket_and_reports_connecting() {
         let mut machine = Machine::new("gb-u1-x".into(), 1);
-        let commands = machine.start(config("secret")).expect("start");
+        let commands = machine.start(config("secret"), vec![], NOW).expect("start");
         assert!(commands.contains(&Command::OpenSocket {
             url: "ws://127.0.0.1:8787/ws".into()
         }));
@@ -341,8 +774,8 @@ mod tests {
     #[test]
     fn the_first_frame_on_open_is_connect_with_token_and_protocol() {
         let mut machine = Machine::new("gb-u1-x".into(), 1);
-        machine.start(config("secret")).expect("start");
-        let frames = sent(&machine.handle(Input::SocketOpened));
+        machine.start(config("secret"), vec![], NOW).expect("start");
+        let frames = sent(&machine.handle(Input::SocketOpened, NOW));
         assert_eq!(frames.len(), 1);
         assert_eq!(frames[0]["type"], "connect");
         assert_eq!(frames[0]["data"]["token"], "secret");
@@ -353,9 +786,9 @@ mod tests {
     #[test]
     fn connected_starts_the_heartbeat() {
         let mut machine = Machine::new("gb-u1-x".into(), 1);
-        machine.start(config("secret")).expect("start");
-        machine.handle(Input::SocketOpened);
-        let commands = machine.handle(connected_frame());
+        machine.start(config("secret"), vec![], NOW).expect("start");
+        machine.handle(Input::SocketOpened, NOW);
+        let commands = machine.handle(connected_frame(), NOW);
         assert_eq!(states(&commands), vec![ConnectionState::Connected]);
         assert!(commands.contains(&Command::SetTimer {
             kind: TimerKind::Heartbeat,
@@ -366,16 +799,17 @@ mod tests {
     #[test]
     fn a_heartbeat_pings_and_a_pong_clears_the_deadline() {
         let mut machine = connected_machine();
-        let commands = machine.handle(Input::Timer(TimerKind::Heartbeat));
+        let commands = machine.handle(Input::Timer(TimerKind::Heartbeat), NOW);
         let frames = sent(&commands);
         assert_eq!(frames[0]["type"], "ping");
         assert!(commands.contains(&Command::SetTimer {
             kind: TimerKind::PongDeadline,
             delay_ms: PONG_TIMEOUT_MS
         }));
-        let commands = machine.handle(Input::SocketText(
-            r#"{"type":"pong","request_id":"ping-1"}"#.into(),
-        ));
+        let commands = machine.handle(
+            Input::SocketText(r#"{"type":"pong","request_id":"ping-1"}"#.into()),
+            NOW,
+        );
         assert_eq!(
             commands,
             vec![Command::CancelTimer(TimerKind::PongDeadline)]
@@ -385,8 +819,8 @@ mod tests {
     #[test]
     fn a_missing_pong_closes_the_socket_and_reconnects_at_once() {
         let mut machine = connected_machine();
-        machine.handle(Input::Timer(TimerKind::Heartbeat));
-        let commands = machine.handle(Input::Timer(TimerKind::PongDeadline));
+        machine.handle(Input::Timer(TimerKind::Heartbeat), NOW);
+        let commands = machine.handle(Input::Timer(TimerKind::PongDeadline), NOW);
         assert!(commands.iter().any(|c| matches!(
             c,
             Command::CloseSocket {
@@ -403,12 +837,15 @@ mod tests {
         let mut machine = connected_machine();
         let mut delays = Vec::new();
         for _ in 0..6 {
-            let commands = machine.handle(Input::SocketClosed {
-                code: 1006,
-                reason: String::new(),
-            });
+            let commands = machine.handle(
+                Input::SocketClosed {
+                    code: 1006,
+                    reason: String::new(),
+                },
+                NOW,
+            );
             delays.push(reconnect_delay(&commands).expect("a reconnect is scheduled"));
-            machine.handle(Input::Timer(TimerKind::Reconnect));
+            machine.handle(Input::Timer(TimerKind::Reconnect), NOW);
         }
         assert_eq!(delays[0], 0);
         for (delay, base) in delays[1..]
@@ -420,12 +857,15 @@ mod tests {
                 "{delay} not within ±50 % of {base}"
             );
         }
-        machine.handle(Input::SocketOpened);
-        machine.handle(connected_frame());
-        let commands = machine.handle(Input::SocketClosed {
-            code: 1006,
-            reason: String::new(),
-        });
+        machine.handle(Input::SocketOpened, NOW);
+        machine.handle(connected_frame(), NOW);
+        let commands = machine.handle(
+            Input::SocketClosed {
+                code: 1006,
+                reason: String::new(),
+            },
+            NOW,
+        );
         assert_eq!(
             reconnect_delay(&commands),
             Some(0),
@@ -436,17 +876,20 @@ mod tests {
     #[test]
     fn a_refused_token_stops_reconnecting() {
         let mut machine = Machine::new("gb-u1-x".into(), 1);
-        machine.start(config("wrong")).expect("start");
-        machine.handle(Input::SocketOpened);
+        machine.start(config("wrong"), vec![], NOW).expect("start");
+        machine.handle(Input::SocketOpened, NOW);
         let commands = machine.handle(Input::SocketText(
             r#"{"type":"error","data":{"code":"AUTH_FAILED","message":"wrong or missing token"}}"#
                 .into(),
-        ));
+        ), NOW);
         assert_eq!(states(&commands), vec![ConnectionState::AuthFailed]);
-        let commands = machine.handle(Input::SocketClosed {
-            code: 1008,
-            reason: "authentication failed".into(),
-        });
+        let commands = machine.handle(
+            Input::SocketClosed {
+                code: 1008,
+                reason: "authentication failed".into(),
+            },
+            NOW,
+        );
         assert_eq!(reconnect_delay(&commands), None);
         assert_eq!(machine.state(), ConnectionState::AuthFailed);
     }
@@ -454,10 +897,13 @@ mod tests {
     #[test]
     fn being_replaced_by_another_tab_stops_reconnecting() {
         let mut machine = connected_machine();
-        let commands = machine.handle(Input::SocketClosed {
-            code: CLOSE_REPLACED,
-            reason: "replaced".into(),
-        });
+        let commands = machine.handle(
+            Input::SocketClosed {
+                code: CLOSE_REPLACED,
+                reason: "replaced".into(),
+            },
+            NOW,
+        );
         assert_eq!(states(&commands), vec![ConnectionState::Replaced]);
         assert_eq!(reconnect_delay(&commands), None);
     }
@@ -481,10 +927,13 @@ mod tests {
         assert_eq!(machine.state(), ConnectionState::Idle);
         assert!(
             machine
-                .handle(Input::SocketClosed {
-                    code: 1000,
-                    reason: String::new()
-                })
+                .handle(
+                    Input::SocketClosed {
+                        code: 1000,
+                        reason: String::new()
+                    },
+                    NOW
+                )
                 .iter()
                 .all(|c| !matches!(c, Command::SetTimer { .. }))
         );
@@ -493,11 +942,447 @@ mod tests {
     #[test]
     fn an_unreadable_server_frame_is_reported_not_fatal() {
         let mut machine = connected_machine();
-        let commands = machine.handle(Input::SocketText("{nonsense".into()));
+        let commands = machine.handle(Input::SocketText("{nonsense".into()), NOW);
         assert!(matches!(
             commands.as_slice(),
             [Command::Emit(CoreEvent::Error { .. })]
         ));
         assert_eq!(machine.state(), ConnectionState::Connected);
+    }
+
+    // --- rolls ---------------------------------------------------------------------
+
+    fn execute_roll(id: &str) -> Input {
+        Input::SocketText(format!(
+            r#"{{"type":"execute_roll","request_id":"{id}","data":{{"rolls":[{{"formula":"1d20+5","flavor":"Attack"}}],"timeout_ms":30000}}}}"#
+        ))
+    }
+
+    fn outcome(total: f64) -> Vec<RollOutcome> {
+        vec![RollOutcome {
+            formula: "1d20+5".into(),
+            flavor: Some("Attack".into()),
+            total: Some(total),
+            dice: vec![],
+            error: None,
+        }]
+    }
+
+    fn roll_ack(id: &str, status: &str) -> Input {
+        Input::SocketText(format!(
+            r#"{{"type":"roll_ack","request_id":"{id}","data":{{"status":"{status}"}}}}"#
+        ))
+    }
+
+    fn position(commands: &[Command], test: impl Fn(&Command) -> bool) -> usize {
+        commands
+            .iter()
+            .position(test)
+            .expect("the command is there")
+    }
+
+    #[test]
+    fn an_execute_roll_stores_a_marker_then_rolls_once() {
+        let mut machine = connected_machine();
+        let commands = machine.handle(execute_roll("roll-1"), NOW);
+        let stored = position(
+            &commands,
+            |c| matches!(c, Command::StoreOutbox(e) if e.results.is_none()),
+        );
+        let rolled = position(&commands, |c| matches!(c, Command::Roll { .. }));
+        assert!(stored < rolled, "the marker is stored before rolling");
+        let again = machine.handle(execute_roll("roll-1"), NOW);
+        assert!(
+            !again.iter().any(|c| matches!(c, Command::Roll { .. })),
+            "never rolled twice"
+        );
+    }
+
+    #[test]
+    fn an_outcome_is_stored_before_it_is_sent_and_waits_for_its_ack() {
+        let mut machine = connected_machine();
+        machine.handle(execute_roll("roll-1"), NOW);
+        let commands = machine.handle(
+            Input::Rolled {
+                request_id: "roll-1".into(),
+                results: outcome(17.0),
+            },
+            NOW + 50,
+        );
+        let stored = position(
+            &commands,
+            |c| matches!(c, Command::StoreOutbox(e) if e.results.is_some()),
+        );
+        let sent = position(
+            &commands,
+            |c| matches!(c, Command::Send(t) if t.contains("roll_result")),
+        );
+        assert!(stored < sent);
+        assert!(commands.contains(&Command::SetTimer {
+            kind: TimerKind::RollDelivery("roll-1".into()),
+            delay_ms: ACK_WAIT_MS
+        }));
+        assert!(commands.contains(&Command::SetTimer {
+            kind: TimerKind::RollDeadline("roll-1".into()),
+            delay_ms: 30_000 - 50
+        }));
+        assert_eq!(machine.outbox_len(), 1);
+        let acked = machine.handle(roll_ack("roll-1", "accepted"), NOW + 60);
+        assert!(acked.contains(&Command::DeleteOutbox("roll-1".into())));
+        assert_eq!(machine.outbox_len(), 0);
+    }
+
+    #[test]
+    fn a_repeated_execute_roll_resends_the_stored_outcome() {
+        let mut machine = connected_machine();
+        machine.handle(execute_roll("roll-1"), NOW);
+        machine.handle(
+            Input::Rolled {
+                request_id: "roll-1".into(),
+                results: outcome(12.0),
+            },
+            NOW,
+        );
+        let again = machine.handle(execute_roll("roll-1"), NOW + 100);
+        let frames = sent(&again);
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0]["data"]["results"][0]["total"], 12.0);
+        assert!(!again.iter().any(|c| matches!(c, Command::Roll { .. })));
+    }
+
+    #[test]
+    fn any_ack_status_removes_the_entry() {
+        for status in [
+            "accepted",
+            "duplicate",
+            "expired",
+            "unknown",
+            "forbidden",
+            "invalid",
+        ] {
+            let mut machine = connected_machine();
+            machine.handle(execute_roll("roll-1"), NOW);
+            machine.handle(
+                Input::Rolled {
+                    request_id: "roll-1".into(),
+                    results: outcome(3.0),
+                },
+                NOW,
+            );
+            machine.handle(roll_ack("roll-1", status), NOW);
+            assert_eq!(machine.outbox_len(), 0, "{status}");
+        }
+    }
+
+    #[test]
+    fn a_closed_socket_sends_waiting_results_over_http_with_the_token() {
+        let mut machine = connected_machine();
+        machine.handle(execute_roll("roll-1"), NOW);
+        machine.handle(
+            Input::Rolled {
+                request_id: "roll-1".into(),
+                results: outcome(9.0),
+            },
+            NOW,
+        );
+        let commands = machine.handle(
+            Input::SocketClosed {
+                code: 1006,
+                reason: String::new(),
+            },
+            NOW,
+        );
+        let post = commands
+            .iter()
+            .find_map(|c| match c {
+                Command::PostRollResult {
+                    url, token, body, ..
+                } => Some((url.clone(), token.clone(), body.clone())),
+                _ => None,
+            })
+            .expect("posted");
+        assert_eq!(post.0, "http://127.0.0.1:8787/api/roll-result");
+        assert_eq!(post.1, "secret");
+        let body: serde_json::Value = serde_json::from_str(&post.2).expect("json");
+        assert_eq!(body["request_id"], "roll-1");
+        assert_eq!(body["client_id"], "gb-u1-x");
+        let done = machine.handle(
+            Input::Posted {
+                request_id: "roll-1".into(),
+                status: Some(200),
+            },
+            NOW,
+        );
+        assert!(done.contains(&Command::DeleteOutbox("roll-1".into())));
+    }
+
+    #[test]
+    fn a_failed_post_is_sent_again_after_the_reconnect() {
+        let mut machine = connected_machine();
+        machine.handle(execute_roll("roll-1"), NOW);
+        machine.handle(
+            Input::Rolled {
+                request_id: "roll-1".into(),
+                results: outcome(9.0),
+            },
+            NOW,
+        );
+        machine.handle(
+            Input::SocketClosed {
+                code: 1006,
+                reason: String::new(),
+            },
+            NOW,
+        );
+        machine.handle(
+            Input::Posted {
+                request_id: "roll-1".into(),
+                status: None,
+            },
+            NOW,
+        );
+        assert_eq!(machine.outbox_len(), 1);
+        machine.handle(Input::Timer(TimerKind::Reconnect), NOW);
+        machine.handle(Input::SocketOpened, NOW);
+        let commands = machine.handle(connected_frame(), NOW);
+        assert!(sent(&commands).iter().any(|f| f["type"] == "roll_result"));
+    }
+
+    #[test]
+    fn after_a_reload_stored_results_are_delivered_and_interrupted_rolls_report_an_error() {
+        let mut machine = Machine::new("gb-u1-x".into(), 1);
+        let stored = vec![
+            StoredRoll {
+                request_id: "roll-1".into(),
+                deadline_ms: NOW + 10_000,
+                rolls: vec![],
+                results: Some(outcome(11.0)),
+            },
+            StoredRoll {
+                request_id: "roll-2".into(),
+                deadline_ms: NOW + 10_000,
+                rolls: vec![RollRequest {
+                    formula: "2d6".into(),
+                    flavor: None,
+                }],
+                results: None,
+            },
+            StoredRoll {
+                request_id: "roll-3".into(),
+                deadline_ms: NOW - 1,
+                rolls: vec![],
+                results: Some(outcome(1.0)),
+            },
+        ];
+        let commands = machine.start(config("secret"), stored, NOW).expect("start");
+        assert!(
+            commands.contains(&Command::DeleteOutbox("roll-3".into())),
+            "expired entries go"
+        );
+        assert!(
+            !commands.iter().any(|c| matches!(c, Command::Roll { .. })),
+            "nothing is rolled again"
+        );
+        let interrupted = commands
+            .iter()
+            .find_map(|c| match c {
+                Command::StoreOutbox(entry) if entry.request_id == "roll-2" => {
+                    entry.results.clone()
+                }
+                _ => None,
+            })
+            .expect("roll-2 stored with outcomes");
+        assert_eq!(interrupted[0].error.as_deref(), Some(INTERRUPTED_ROLL));
+        assert_eq!(machine.outbox_len(), 2);
+    }
+
+    #[test]
+    fn a_result_past_its_deadline_leaves_the_outbox() {
+        let mut machine = connected_machine();
+        machine.handle(execute_roll("roll-1"), NOW);
+        machine.handle(
+            Input::Rolled {
+                request_id: "roll-1".into(),
+                results: outcome(9.0),
+            },
+            NOW,
+        );
+        let commands = machine.handle(
+            Input::Timer(TimerKind::RollDeadline("roll-1".into())),
+            NOW + 30_000,
+        );
+        assert!(commands.contains(&Command::DeleteOutbox("roll-1".into())));
+        assert_eq!(machine.outbox_len(), 0);
+    }
+
+    // --- settings ------------------------------------------------------------------
+
+    fn settings_ack(revision: u64) -> Input {
+        Input::SocketText(format!(
+            r#"{{"type":"settings_ack","data":{{"revision":{revision}}}}}"#
+        ))
+    }
+
+    fn last_sync_revision(commands: &[Command]) -> Option<u64> {
+        sent(commands)
+            .iter()
+            .rev()
+            .find(|f| f["type"] == "settings_sync")
+            .and_then(|f| f["data"]["revision"].as_u64())
+    }
+
+    #[test]
+    fn the_initial_settings_are_synced_on_connect_without_the_indicator() {
+        let mut machine = Machine::new("gb-u1-x".into(), 1);
+        machine.start(config("secret"), vec![], NOW).expect("start");
+        machine.handle(Input::SocketOpened, NOW);
+        let commands = machine.handle(connected_frame(), NOW);
+        let frames = sent(&commands);
+        assert_eq!(frames[0]["type"], "settings_sync");
+        assert_eq!(frames[0]["data"]["settings"]["aiRole"], "dm");
+        assert!(
+            !commands
+                .iter()
+                .any(|c| matches!(c, Command::ShowSettingsPending(true)))
+        );
+    }
+
+    #[test]
+    fn a_change_shows_the_indicator_and_syncs_after_the_debounce_until_acked() {
+        let mut machine = connected_machine();
+        let change = |value: &str| Input::SettingChanged {
+            key: "aiRole".into(),
+            value: JsonValue::String(value.into()),
+        };
+        let first = machine.handle(change("player"), NOW);
+        assert!(first.contains(&Command::ShowSettingsPending(true)));
+        assert!(first.contains(&Command::SetTimer {
+            kind: TimerKind::SettingsDebounce,
+            delay_ms: DEBOUNCE_MS
+        }));
+        let second = machine.handle(change("dm_assistant"), NOW + 500);
+        assert!(
+            !second.contains(&Command::ShowSettingsPending(true)),
+            "shown once"
+        );
+        assert!(
+            sent(&second).is_empty(),
+            "nothing is sent before the quiet second"
+        );
+        let synced = machine.handle(Input::Timer(TimerKind::SettingsDebounce), NOW + 1_500);
+        let revision = last_sync_revision(&synced).expect("a sync");
+        assert!(machine.settings_pending());
+        let acked = machine.handle(settings_ack(revision), NOW + 1_510);
+        assert!(acked.contains(&Command::ShowSettingsPending(false)));
+        assert!(!machine.settings_pending());
+    }
+
+    #[test]
+    fn connection_settings_reconnect_and_are_never_synced() {
+        let mut machine = connected_machine();
+        let commands = machine.handle(
+            Input::SettingChanged {
+                key: "token".into(),
+                value: JsonValue::String("new-secret".into()),
+            },
+            NOW,
+        );
+        assert!(
+            commands
+                .iter()
+                .any(|c| matches!(c, Command::OpenSocket { .. }))
+        );
+        assert!(!commands.contains(&Command::ShowSettingsPending(true)));
+        let frames = sent(&machine.handle(Input::SocketOpened, NOW));
+        assert_eq!(frames[0]["data"]["token"], "new-secret");
+    }
+
+    #[test]
+    fn a_change_made_offline_is_synced_on_reconnect() {
+        let mut machine = connected_machine();
+        machine.handle(
+            Input::SocketClosed {
+                code: 1006,
+                reason: String::new(),
+            },
+            NOW,
+        );
+        machine.handle(
+            Input::SettingChanged {
+                key: "aiRole".into(),
+                value: JsonValue::String("player".into()),
+            },
+            NOW,
+        );
+        let debounce = machine.handle(Input::Timer(TimerKind::SettingsDebounce), NOW + 1_000);
+        assert!(sent(&debounce).is_empty());
+        assert!(machine.settings_pending());
+        machine.handle(Input::Timer(TimerKind::Reconnect), NOW + 1_000);
+        machine.handle(Input::SocketOpened, NOW + 1_000);
+        let commands = machine.handle(connected_frame(), NOW + 1_000);
+        let frames = sent(&commands);
+        assert_eq!(frames[0]["type"], "settings_sync");
+        assert_eq!(frames[0]["data"]["settings"]["aiRole"], "player");
+    }
+
+    // --- turns -----------------------------------------------------------------------
+
+    #[test]
+    fn a_turn_sends_the_pending_sync_first_then_the_chat_request() {
+        let mut machine = connected_machine();
+        machine.handle(
+            Input::SettingChanged {
+                key: "aiRole".into(),
+                value: JsonValue::String("player".into()),
+            },
+            NOW,
+        );
+        let (request_id, commands) = machine.take_turn(vec![], NOW + 100).expect("turn");
+        let frames = sent(&commands);
+        assert_eq!(frames[0]["type"], "settings_sync");
+        assert_eq!(frames[1]["type"], "chat_request");
+        assert_eq!(frames[1]["request_id"], request_id.as_str());
+        assert_eq!(
+            frames[1]["data"]["settings_revision"],
+            frames[0]["data"]["revision"]
+        );
+        assert!(commands.contains(&Command::CancelTimer(TimerKind::SettingsDebounce)));
+    }
+
+    #[test]
+    fn a_turn_settles_on_ai_turn_started_or_is_refused_on_ai_busy() {
+        let mut machine = connected_machine();
+        let (first, _) = machine.take_turn(vec![], NOW).expect("turn");
+        let started = machine.handle(
+            Input::SocketText(format!(
+                r#"{{"type":"ai_turn_started","request_id":"{first}","data":{{}}}}"#
+            )),
+            NOW,
+        );
+        assert!(started.contains(&Command::SettleTurn {
+            request_id: first.clone(),
+            outcome: Ok(())
+        }));
+        let (second, _) = machine.take_turn(vec![], NOW).expect("turn");
+        let busy = machine.handle(
+            Input::SocketText(format!(
+                r#"{{"type":"error","request_id":"{second}","data":{{"code":"AI_BUSY","message":"busy"}}}}"#
+            )),
+            NOW,
+        );
+        assert_eq!(
+            busy,
+            vec![Command::SettleTurn {
+                request_id: second,
+                outcome: Err("busy".into())
+            }],
+            "refused once, without a second error event"
+        );
+    }
+
+    #[test]
+    fn a_turn_cannot_be_asked_for_while_disconnected() {
+        let mut machine = Machine::new("gb-u1-x".into(), 1);
+        assert!(machine.take_turn(vec![], NOW).is_err());
     }
 }

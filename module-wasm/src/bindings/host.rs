@@ -2,8 +2,10 @@
 //! which the core reaches Foundry (events for the UI, dice, translations).
 
 use crate::effects::CoreEvent;
+use gold_box_protocol::{RollOutcome, RollRequest};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen]
 extern "C" {
@@ -14,6 +16,16 @@ extern "C" {
 
     #[wasm_bindgen(method, catch, js_name = emit)]
     fn emit_raw(this: &Host, event: &JsValue) -> Result<(), JsValue>;
+
+    #[wasm_bindgen(method, catch, js_name = roll)]
+    fn roll_raw(
+        this: &Host,
+        formula: &str,
+        flavor: Option<String>,
+    ) -> Result<js_sys::Promise, JsValue>;
+
+    #[wasm_bindgen(method, catch, js_name = localize)]
+    fn localize_raw(this: &Host, key: &str) -> Result<JsValue, JsValue>;
 }
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -45,4 +57,46 @@ impl Host {
             ),
         }
     }
+}
+
+impl Host {
+    /// Rolls one formula with Foundry's dice. Whatever goes wrong on the JS side becomes
+    /// an outcome with `error`, never a failure of the core.
+    pub async fn roll(&self, request: &RollRequest) -> RollOutcome {
+        let failed = |error: String| RollOutcome {
+            formula: request.formula.clone(),
+            flavor: request.flavor.clone(),
+            total: None,
+            dice: Vec::new(),
+            error: Some(error),
+        };
+        let promise = match self.roll_raw(&request.formula, request.flavor.clone()) {
+            Ok(promise) => promise,
+            Err(error) => return failed(describe(&error)),
+        };
+        match JsFuture::from(promise).await {
+            Ok(value) => serde_wasm_bindgen::from_value::<RollOutcome>(value).unwrap_or_else(|e| {
+                failed(format!(
+                    "the dice bridge returned an unreadable outcome: {e}"
+                ))
+            }),
+            Err(error) => failed(describe(&error)),
+        }
+    }
+
+    /// `game.i18n.localize(key)`, or the key itself when that fails.
+    pub fn localize(&self, key: &str) -> String {
+        self.localize_raw(key)
+            .ok()
+            .and_then(|value| value.as_string())
+            .unwrap_or_else(|| key.to_owned())
+    }
+}
+
+fn describe(error: &JsValue) -> String {
+    js_sys::Reflect::get(error, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| error.as_string())
+        .unwrap_or_else(|| "the dice bridge failed".into())
 }

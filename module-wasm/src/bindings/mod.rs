@@ -4,7 +4,9 @@
 //! it is plain Rust, tested on the host.
 
 mod core;
+mod dom;
 mod host;
+mod http;
 mod socket;
 mod storage;
 mod timers;

@@ -37,6 +37,9 @@ pub fn temp_dir(name: &str) -> PathBuf {
 
 /// Starts the real server on a free port with test tokens and `extra` options.
 pub async fn start(extra: &[&str]) -> ServerHandle {
+    // reqwest is built without a default TLS provider (the server picks ring); HTTP test
+    // clients need one installed even though they only talk to loopback.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let data = temp_dir("data");
     let mut args: Vec<String> = [
         "--port",
