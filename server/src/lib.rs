@@ -15,6 +15,7 @@ pub mod module_package;
 pub mod rolls;
 pub mod secrets;
 pub mod state;
+pub mod turns;
 pub mod ws;
 
 pub use config::Config;
@@ -130,6 +131,7 @@ pub async fn spawn(config: Config) -> Result<ServerHandle, StartError> {
         config.admin_token.as_deref(),
     )
     .map_err(StartError::Secrets)?;
+    let engine = ai::AiEngine::from_config(&config.ai).map_err(StartError::Ai)?;
 
     let addr = SocketAddr::new(config.host, config.port);
     let listener = tokio::net::TcpListener::bind(addr)
@@ -158,6 +160,7 @@ pub async fn spawn(config: Config) -> Result<ServerHandle, StartError> {
     let (stop, stopped) = watch::channel(false);
     let state = Arc::new(AppState::new(
         config,
+        engine,
         secrets.clone(),
         allowed_hosts,
         public_url.clone(),

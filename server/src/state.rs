@@ -1,5 +1,6 @@
 //! `AppState`: everything the handlers share, small and in one place.
 
+use crate::ai::AiEngine;
 use crate::ai_lock::AiLock;
 use crate::clients::Clients;
 use crate::config::Config;
@@ -15,6 +16,8 @@ use tokio::sync::watch;
 #[derive(Debug)]
 pub struct AppState {
     pub config: Config,
+    /// The AI provider and the turn's limits.
+    pub engine: AiEngine,
     pub secrets: Secrets,
     /// Origins allowed to open `/ws` and to call `/api/*` from a browser.
     pub allowed_origins: Vec<String>,
@@ -38,6 +41,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         config: Config,
+        engine: AiEngine,
         secrets: Secrets,
         allowed_hosts: Vec<String>,
         public_url: String,
@@ -59,6 +63,7 @@ impl AppState {
             metrics: Metrics::new(),
             shutdown,
             config,
+            engine,
             next_connection_id: AtomicU64::new(1),
         }
     }

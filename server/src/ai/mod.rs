@@ -1,5 +1,35 @@
-//! The AI turn engine (being written): providers, tools and the bounded turn loop.
+//! The AI turn engine: what happens between a GM clicking **Take AI Turn** and the
+//! narration appearing in chat.
+//!
+//! A turn reads the recent chat (bounded by a size budget), asks a provider what to do,
+//! runs the tools the provider calls (dice through the GM's browser, chat messages), and
+//! posts the provider's final narration, within a number of iterations and a wall time.
+//!
+//! Code map, one job per module:
+//! - `config`: the options (`--ai-*`, `GOLD_BOX_AI_*`) and their validation;
+//! - `turn`: the bounded loop, and the [`TurnTools`] seam the server implements;
+//! - `provider`: the provider enum and its error; `offline` (embedded, no network) and
+//!   `openai` (any OpenAI-compatible chat-completions endpoint) implement it;
+//! - `messages`: provider-neutral conversation types;
+//! - `tools`: the tools' schemas and the reading of a model's arguments;
+//! - `formula`: dice formula validation before the browser is asked;
+//! - `context`: the context budget; `prompts`: every word the AI is told;
+//! - `rng`: the small seeded generator behind reproducible offline turns and jitter.
 
-/// The AI's configuration: the provider and the turn's limits.
-#[derive(Debug, Clone, clap::Args)]
-pub struct AiConfig {}
+pub mod config;
+pub mod context;
+pub mod formula;
+pub mod messages;
+pub mod offline;
+pub mod openai;
+pub mod prompts;
+pub mod provider;
+mod rng;
+pub mod tools;
+pub mod turn;
+
+pub use config::{AiConfig, ProviderKind};
+pub use messages::{AiRole, Completion, CompletionRequest, Message, ToolCall, ToolSpec};
+pub use openai::install_tls_provider;
+pub use provider::{Provider, ProviderError, ProviderErrorKind};
+pub use turn::{AiEngine, ToolFailure, ToolFailureKind, TurnOutcome, TurnRequest, TurnTools};

@@ -22,11 +22,14 @@ pub async fn submit(
     // The token is checked before the body is looked at.
     require_bearer(&headers, &state.secrets.client, "client token")?;
     let JsonBody(submission) = body?;
-    let resolution = state.rolls.resolve(
+    let (resolution, wakeup) = state.rolls.resolve(
         &submission.client_id,
         &submission.request_id,
         submission.results,
     );
+    if let Some(wakeup) = wakeup {
+        wakeup.wake();
+    }
     state.metrics.roll_result(Transport::Http, &resolution);
     tracing::info!(
         request_id = %submission.request_id,

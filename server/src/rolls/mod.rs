@@ -4,4 +4,4 @@
 mod registry;
 mod validate;
 
-pub use registry::{Resolution, RollFailure, RollRegistry, RollTicket, Unanswered};
+pub use registry::{Resolution, RollFailure, RollRegistry, RollTicket, Unanswered, Wakeup};

@@ -90,6 +90,23 @@ impl Resolution {
     }
 }
 
+/// Wakes the tool waiting on an accepted result. The caller fires it after acknowledging
+/// the result, so the ack reaches the client before anything the resumed turn sends.
+#[derive(Debug)]
+#[must_use = "the waiting tool resumes only when woken"]
+pub struct Wakeup {
+    waiter: Waiter,
+    results: Vec<RollOutcome>,
+}
+
+impl Wakeup {
+    pub fn wake(self) {
+        // The waiter may be gone (its turn was cancelled); the result was still taken
+        // once, and a repeat is still a duplicate.
+        let _ = self.waiter.send(Ok(self.results));
+    }
+}
+
 /// An unanswered request, to be sent again to a client that reconnects.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Unanswered {
@@ -158,11 +175,24 @@ impl RollRegistry {
     }
 
     /// Takes a result for `request_id` from `client_id`, whatever transport brought it.
+    /// An accepted result comes with the [`Wakeup`] for its waiting tool.
     pub fn resolve(
         &self,
         client_id: &str,
         request_id: &str,
         results: Vec<RollOutcome>,
+    ) -> (Resolution, Option<Wakeup>) {
+        let mut wakeup = None;
+        let resolution = self.take(client_id, request_id, results, &mut wakeup);
+        (resolution, wakeup)
+    }
+
+    fn take(
+        &self,
+        client_id: &str,
+        request_id: &str,
+        results: Vec<RollOutcome>,
+        wakeup: &mut Option<Wakeup>,
     ) -> Resolution {
         let now = Instant::now();
         let mut inner = self.lock();
@@ -207,9 +237,10 @@ impl RollRegistry {
             return Resolution::status(RollAckStatus::Unknown);
         };
         let latency = now - pending.issued_at;
-        // The waiter may be gone (its turn was cancelled); the result is still taken
-        // once, and a repeat is still a duplicate.
-        let _ = pending.waiter.send(Ok(results));
+        *wakeup = Some(Wakeup {
+            waiter: pending.waiter,
+            results,
+        });
         self.lay_tombstone(
             &mut inner,
             request_id,
@@ -374,6 +405,31 @@ mod tests {
 
     const TTL: Duration = Duration::from_secs(600);
 
+    /// Resolves and wakes at once, as a transport does after acknowledging.
+    trait ResolveNow {
+        fn resolve_now(
+            &self,
+            client_id: &str,
+            request_id: &str,
+            results: Vec<RollOutcome>,
+        ) -> Resolution;
+    }
+
+    impl ResolveNow for RollRegistry {
+        fn resolve_now(
+            &self,
+            client_id: &str,
+            request_id: &str,
+            results: Vec<RollOutcome>,
+        ) -> Resolution {
+            let (resolution, wakeup) = self.resolve(client_id, request_id, results);
+            if let Some(wakeup) = wakeup {
+                wakeup.wake();
+            }
+            resolution
+        }
+    }
+
     fn registry() -> Arc<RollRegistry> {
         Arc::new(RollRegistry::new(TTL, 1_000))
     }
@@ -407,12 +463,12 @@ mod tests {
         let ticket = registry.issue("a", d20(), Duration::from_secs(30));
         let id = ticket.request_id.clone();
         let waiting = tokio::spawn(ticket.wait());
-        let first = registry.resolve("a", &id, rolled(12.0));
+        let first = registry.resolve_now("a", &id, rolled(12.0));
         assert_eq!(first.status, RollAckStatus::Accepted);
         assert!(first.latency.is_some());
         assert_eq!(waiting.await.expect("join"), Ok(rolled(12.0)));
         assert_eq!(
-            registry.resolve("a", &id, rolled(3.0)).status,
+            registry.resolve_now("a", &id, rolled(3.0)).status,
             RollAckStatus::Duplicate
         );
         assert_eq!(registry.pending_count(), 0);
@@ -437,7 +493,7 @@ mod tests {
             "no entry outlives its deadline"
         );
         assert_eq!(
-            registry.resolve("a", &id, rolled(5.0)).status,
+            registry.resolve_now("a", &id, rolled(5.0)).status,
             RollAckStatus::Expired
         );
     }
@@ -449,7 +505,7 @@ mod tests {
         let id = ticket.request_id.clone();
         tokio::time::advance(Duration::from_secs(2)).await;
         assert_eq!(
-            registry.resolve("a", &id, rolled(5.0)).status,
+            registry.resolve_now("a", &id, rolled(5.0)).status,
             RollAckStatus::Expired
         );
         assert!(matches!(
@@ -463,15 +519,15 @@ mod tests {
         let registry = registry();
         let ticket = registry.issue("a", d20(), Duration::from_secs(30));
         let id = ticket.request_id.clone();
-        registry.resolve("a", &id, rolled(1.0));
+        registry.resolve_now("a", &id, rolled(1.0));
         tokio::time::advance(TTL - Duration::from_secs(1)).await;
         assert_eq!(
-            registry.resolve("a", &id, rolled(1.0)).status,
+            registry.resolve_now("a", &id, rolled(1.0)).status,
             RollAckStatus::Duplicate
         );
         tokio::time::advance(Duration::from_secs(2)).await;
         assert_eq!(
-            registry.resolve("a", &id, rolled(1.0)).status,
+            registry.resolve_now("a", &id, rolled(1.0)).status,
             RollAckStatus::Unknown
         );
         assert_eq!(registry.tombstone_count(), 0);
@@ -483,7 +539,7 @@ mod tests {
         for _ in 0..25 {
             let ticket = registry.issue("a", d20(), Duration::from_secs(30));
             let id = ticket.request_id.clone();
-            registry.resolve("a", &id, rolled(1.0));
+            registry.resolve_now("a", &id, rolled(1.0));
         }
         assert_eq!(registry.tombstone_count(), 10);
     }
@@ -494,16 +550,16 @@ mod tests {
         let ticket = registry.issue("a", d20(), Duration::from_secs(30));
         let id = ticket.request_id.clone();
         assert_eq!(
-            registry.resolve("b", &id, rolled(20.0)).status,
+            registry.resolve_now("b", &id, rolled(20.0)).status,
             RollAckStatus::Forbidden
         );
         assert_eq!(
-            registry.resolve("a", &id, rolled(4.0)).status,
+            registry.resolve_now("a", &id, rolled(4.0)).status,
             RollAckStatus::Accepted
         );
         assert_eq!(ticket.wait().await, Ok(rolled(4.0)));
         assert_eq!(
-            registry.resolve("b", &id, rolled(20.0)).status,
+            registry.resolve_now("b", &id, rolled(20.0)).status,
             RollAckStatus::Forbidden
         );
     }
@@ -513,11 +569,11 @@ mod tests {
         let registry = registry();
         let ticket = registry.issue("a", d20(), Duration::from_secs(30));
         let id = ticket.request_id.clone();
-        let invalid = registry.resolve("a", &id, vec![]);
+        let invalid = registry.resolve_now("a", &id, vec![]);
         assert_eq!(invalid.status, RollAckStatus::Invalid);
         assert!(invalid.error.unwrap_or_default().starts_with("results:"));
         assert_eq!(
-            registry.resolve("a", &id, rolled(9.0)).status,
+            registry.resolve_now("a", &id, rolled(9.0)).status,
             RollAckStatus::Accepted
         );
         assert_eq!(ticket.wait().await, Ok(rolled(9.0)));
@@ -526,7 +582,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_id_never_issued_is_unknown() {
         assert_eq!(
-            registry().resolve("a", "roll-999", rolled(1.0)).status,
+            registry().resolve_now("a", "roll-999", rolled(1.0)).status,
             RollAckStatus::Unknown
         );
     }
@@ -539,7 +595,7 @@ mod tests {
         drop(ticket);
         assert_eq!(registry.pending_count(), 0);
         assert_eq!(
-            registry.resolve("a", &id, rolled(1.0)).status,
+            registry.resolve_now("a", &id, rolled(1.0)).status,
             RollAckStatus::Expired
         );
     }

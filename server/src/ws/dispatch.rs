@@ -116,10 +116,11 @@ fn settings_sync(session: &Session, request_id: Option<String>, sync: SettingsSy
 fn roll_result(session: &Session, request_id: Option<String>, result: RollResult) {
     // The protocol crate refuses a roll_result without request_id before it gets here.
     let Some(request_id) = request_id else { return };
-    let resolution = session
-        .state
-        .rolls
-        .resolve(&session.client_id, &request_id, result.results);
+    let (resolution, wakeup) =
+        session
+            .state
+            .rolls
+            .resolve(&session.client_id, &request_id, result.results);
     session
         .state
         .metrics
@@ -132,19 +133,22 @@ fn roll_result(session: &Session, request_id: Option<String>, result: RollResult
             error: resolution.error,
         }),
     );
+    // Acknowledged first: the ack reaches the client before what the resumed turn sends.
+    if let Some(wakeup) = wakeup {
+        wakeup.wake();
+    }
 }
 
 /// The one slow-path message that starts work: the turn runs on its own task, so the
 /// reader goes straight back to reading. A busy AI is refused at once.
 fn chat_request(session: &Session, request_id: Option<String>, request: ChatRequest) {
     let Some(request_id) = request_id else { return };
-    let _ = request;
-    if let Err(current) = session
-        .state
-        .ai
-        .try_acquire(&session.client_id, &request_id)
-        .map(drop)
-    {
+    if let Err(current) = crate::turns::start(
+        &session.state,
+        &session.client_id,
+        request_id.clone(),
+        request,
+    ) {
         session.state.metrics.turn_busy();
         session.send_error(
             ErrorCode::AiBusy,

@@ -6,6 +6,7 @@
 use futures_util::{SinkExt, StreamExt};
 use gold_box_server::{Config, ServerHandle, spawn};
 use serde_json::{Value, json};
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -148,4 +149,109 @@ pub async fn connected(server: &ServerHandle, client_id: &str) -> Ws {
 
 pub fn close_code(code: CloseCode) -> u16 {
     u16::from(code)
+}
+
+/// A `chat_request` whose last message is `text` from a player.
+pub fn chat_request(request_id: &str, text: &str) -> Value {
+    json!({"type": "chat_request", "request_id": request_id, "data": {
+        "messages": [{"speaker": "Aria", "content": text, "kind": "chat", "timestamp": 1_764_216_000_000u64}],
+        "settings_revision": 0}})
+}
+
+/// What a player says to make the offline AI ask for an attack roll.
+pub const ATTACK: &str = "I attack the goblin with my longsword!";
+
+/// Reads frames until one of type `kind` comes; returns it with the frames before it.
+pub async fn until(ws: &mut Ws, kind: &str) -> (Value, Vec<Value>) {
+    let mut before = Vec::new();
+    loop {
+        let frame = next_frame(ws).await;
+        if frame["type"] == kind {
+            return (frame, before);
+        }
+        before.push(frame);
+    }
+}
+
+/// A valid `roll_result` for an `execute_roll` frame, every total `total`.
+pub fn answer(execute_roll: &Value, total: f64) -> Value {
+    let results: Vec<Value> = execute_roll["data"]["rolls"]
+        .as_array()
+        .expect("rolls")
+        .iter()
+        .map(|roll| {
+            json!({"formula": roll["formula"], "total": total,
+                           "dice": [{"faces": 20, "results": [{"result": 10, "active": true}]}]})
+        })
+        .collect();
+    json!({"type": "roll_result", "request_id": execute_roll["request_id"], "data": {"results": results}})
+}
+
+/// `GET /api/metrics` with the admin token.
+pub async fn metrics(server: &ServerHandle) -> Value {
+    reqwest::Client::new()
+        .get(format!("{}/api/metrics", server.url()))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON")
+}
+
+/// `GET /api/health`'s `ai_busy`.
+pub async fn ai_busy(server: &ServerHandle) -> bool {
+    let health: Value = reqwest::get(format!("{}/api/health", server.url()))
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON");
+    health["ai_busy"].as_bool().expect("ai_busy")
+}
+
+/// Polls until `condition` holds or `limit` passes.
+pub async fn eventually<F, Fut>(limit: Duration, mut condition: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if condition().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+/// `POST /api/roll-result` with a bearer token and a JSON body.
+pub async fn post_roll_result(server: &ServerHandle, token: &str, body: &Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/roll-result", server.url()))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Answers every `execute_roll` with `total` until the turn completes (an attack that
+/// hits asks for damage too); returns `ai_turn_complete` and the frames before it.
+pub async fn finish_turn(ws: &mut Ws, total: f64) -> (Value, Vec<Value>) {
+    let mut before = Vec::new();
+    loop {
+        let frame = next_frame(ws).await;
+        if frame["type"] == "ai_turn_complete" {
+            return (frame, before);
+        }
+        if frame["type"] == "execute_roll" {
+            send(ws, &answer(&frame, total)).await;
+        }
+        before.push(frame);
+    }
 }

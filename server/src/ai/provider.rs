@@ -1,0 +1,150 @@
+//! The provider interface: something that, given the conversation so far, answers with
+//! text or tool calls.
+//!
+//! An enum rather than a `dyn` trait: the set of providers is closed and known here,
+//! async methods stay plain `async fn` (no boxing, `Send` checked by the compiler), and
+//! the turn loop matches nothing provider-specific. Tests add a scripted variant.
+
+use super::config::{AiConfig, ProviderKind};
+use super::messages::{Completion, CompletionRequest};
+use super::offline::OfflineProvider;
+use super::openai::OpenAiProvider;
+use std::fmt;
+
+/// Why a provider could not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderErrorKind {
+    /// The provider answered with an HTTP error status (after any retries).
+    Status(u16),
+    /// No answer within the request timeout.
+    Timeout,
+    /// The provider could not be reached.
+    Connection,
+    /// The provider answered with something that is not a chat completion.
+    InvalidResponse,
+}
+
+/// A provider's failure, with a message a GM can act on (never containing the API key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderError {
+    pub kind: ProviderErrorKind,
+    pub message: String,
+}
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ProviderError {}
+
+/// The AI that takes the turns.
+#[derive(Debug)]
+pub enum Provider {
+    Offline(OfflineProvider),
+    OpenAi(OpenAiProvider),
+    #[cfg(test)]
+    Scripted(scripted::ScriptedProvider),
+}
+
+impl Provider {
+    /// The configured provider; `seed` seeds the offline one.
+    pub fn from_config(config: &AiConfig, seed: u64) -> Result<Provider, String> {
+        config.validate()?;
+        Ok(match config.provider {
+            ProviderKind::Offline => Provider::Offline(OfflineProvider::new(seed)),
+            ProviderKind::OpenAi => Provider::OpenAi(OpenAiProvider::from_config(config)?),
+        })
+    }
+
+    /// `offline` or `openai`, for logs and health output.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Provider::Offline(_) => ProviderKind::Offline.as_str(),
+            Provider::OpenAi(_) => ProviderKind::OpenAi.as_str(),
+            #[cfg(test)]
+            Provider::Scripted(_) => "scripted",
+        }
+    }
+
+    /// The provider's next answer in this conversation. Cancel-safe.
+    pub async fn complete(&self, request: &CompletionRequest) -> Result<Completion, ProviderError> {
+        match self {
+            Provider::Offline(offline) => Ok(offline.complete(request)),
+            Provider::OpenAi(openai) => openai.complete(request).await,
+            #[cfg(test)]
+            Provider::Scripted(scripted) => scripted.complete(request).await,
+        }
+    }
+}
+
+#[cfg(test)]
+pub mod scripted {
+    //! A provider that plays back answers written by a test, and keeps every request.
+
+    use super::*;
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    /// One scripted answer.
+    #[derive(Debug, Clone)]
+    pub enum Scripted {
+        Answer(Completion),
+        Fail(ProviderError),
+        /// Waits this long, then gives the next answer (for wall-time tests).
+        Stall(Duration),
+    }
+
+    #[derive(Debug, Default)]
+    pub struct ScriptedProvider {
+        script: Mutex<VecDeque<Scripted>>,
+        seen: Mutex<Vec<CompletionRequest>>,
+    }
+
+    impl ScriptedProvider {
+        pub fn new(script: impl IntoIterator<Item = Scripted>) -> ScriptedProvider {
+            ScriptedProvider {
+                script: Mutex::new(script.into_iter().collect()),
+                seen: Mutex::new(Vec::new()),
+            }
+        }
+
+        pub fn requests(&self) -> Vec<CompletionRequest> {
+            self.seen
+                .lock()
+                .map(|seen| seen.clone())
+                .unwrap_or_default()
+        }
+
+        fn next(&self) -> Option<Scripted> {
+            self.script
+                .lock()
+                .ok()
+                .and_then(|mut script| script.pop_front())
+        }
+
+        pub async fn complete(
+            &self,
+            request: &CompletionRequest,
+        ) -> Result<Completion, ProviderError> {
+            if let Ok(mut seen) = self.seen.lock() {
+                seen.push(request.clone());
+            }
+            loop {
+                match self.next() {
+                    Some(Scripted::Answer(completion)) => return Ok(completion),
+                    Some(Scripted::Fail(error)) => return Err(error),
+                    Some(Scripted::Stall(wait)) => tokio::time::sleep(wait).await,
+                    None => {
+                        return Ok(Completion {
+                            content: Some("(script ended)".into()),
+                            tool_calls: Vec::new(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
