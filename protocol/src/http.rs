@@ -53,3 +53,21 @@ impl HttpErrorBody {
         }
     }
 }
+
+/// `POST /api/test/rolls` (servers built with the `load-testing` feature only): ask a
+/// connected client to roll, through the same path as the AI's tool, and wait for the
+/// outcomes. Used by the benchmarks to measure the roll round trip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestRollRequest {
+    pub client_id: String,
+    pub rolls: Vec<crate::RollRequest>,
+    /// The deadline, in milliseconds; the server's roll timeout when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+/// The answer to [`TestRollRequest`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestRollResponse {
+    pub results: Vec<RollOutcome>,
+}

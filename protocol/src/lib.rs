@@ -25,6 +25,7 @@ pub use error::{ErrorCode, FrameError};
 pub use frame::{ClientFrame, ClientMessage, RawFrame, ServerFrame, ServerMessage};
 pub use http::{
     HealthResponse, HttpError, HttpErrorBody, RollResultStatusBody, RollResultSubmission,
+    TestRollRequest, TestRollResponse,
 };
 pub use messages::*;
 pub use metrics::*;

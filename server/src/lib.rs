@@ -51,6 +51,7 @@ pub struct ServerHandle {
     public_url: String,
     secrets: Secrets,
     module_loaded: bool,
+    state: Arc<AppState>,
     stop: watch::Sender<bool>,
     task: JoinHandle<io::Result<()>>,
 }
@@ -84,6 +85,25 @@ impl ServerHandle {
     /// Whether the packaged module was found and is served.
     pub fn module_loaded(&self) -> bool {
         self.module_loaded
+    }
+
+    /// Asks `client_id`'s browser to roll, through the same path as the AI's tool, and
+    /// waits for the result or the deadline (for tests and load tests).
+    pub async fn request_rolls(
+        &self,
+        client_id: &str,
+        rolls: Vec<gold_box_protocol::RollRequest>,
+        timeout: std::time::Duration,
+    ) -> Result<Vec<gold_box_protocol::RollOutcome>, rolls::RollFailure> {
+        turns::request_rolls(&self.state, client_id, rolls, timeout).await
+    }
+
+    /// Roll requests waiting for a result, and tombstones remembered.
+    pub fn roll_registry_sizes(&self) -> (usize, usize) {
+        (
+            self.state.rolls.pending_count(),
+            self.state.rolls.tombstone_count(),
+        )
     }
 
     /// Stops accepting, closes every socket with 1001 and waits for the server to end.
@@ -167,13 +187,14 @@ pub async fn spawn(config: Config) -> Result<ServerHandle, StartError> {
         module,
         stopped.clone(),
     ));
-    let task = tokio::spawn(run(listener, state, stopped));
+    let task = tokio::spawn(run(listener, state.clone(), stopped));
     tracing::info!(%bound, %public_url, "listening");
     Ok(ServerHandle {
         addr: bound,
         public_url,
         secrets,
         module_loaded,
+        state,
         stop,
         task,
     })

@@ -111,6 +111,30 @@ async fn run(
     drop(guard);
 }
 
+/// Asks `client_id`'s browser to roll and waits for the first valid result or the
+/// deadline. This is the one path every roll request takes (the AI's tool, the load
+/// tests), so what is measured is what the AI gets.
+pub async fn request_rolls(
+    state: &AppState,
+    client_id: &str,
+    rolls: Vec<RollRequest>,
+    timeout: Duration,
+) -> Result<Vec<RollOutcome>, RollFailure> {
+    let ticket = state.rolls.issue(client_id, rolls.clone(), timeout);
+    tracing::debug!(roll_request = %ticket.request_id, rolls = rolls.len(), "asking the table to roll");
+    let frame = ServerFrame::new(ServerMessage::ExecuteRoll(ExecuteRoll {
+        rolls,
+        timeout_ms: millis(timeout),
+    }))
+    .with_request_id(ticket.request_id.clone())
+    .with_timestamp(crate::now_ms());
+    // Without a socket the request waits in the registry and is sent on reconnect.
+    if let Some(connection) = state.clients.connection(client_id) {
+        let _ = connection.outbound.try_send(Outbound::Frame(frame));
+    }
+    ticket.wait().await
+}
+
 /// Resolves once the client has been without a connection for `limit` in one stretch.
 async fn gone_too_long(mut presence: watch::Receiver<bool>, limit: Duration) {
     loop {
@@ -182,23 +206,14 @@ impl TableTools {
 
 impl TurnTools for TableTools {
     async fn roll_dice(&self, rolls: Vec<RollRequest>) -> Result<Vec<RollOutcome>, ToolFailure> {
-        let timeout = self.state.config.roll_timeout();
-        let ticket = self
-            .state
-            .rolls
-            .issue(&self.client_id, rolls.clone(), timeout);
-        tracing::info!(roll_request = %ticket.request_id, rolls = rolls.len(), "asking the table to roll");
-        let frame = ServerFrame::new(ServerMessage::ExecuteRoll(ExecuteRoll {
+        request_rolls(
+            &self.state,
+            &self.client_id,
             rolls,
-            timeout_ms: millis(timeout),
-        }))
-        .with_request_id(ticket.request_id.clone())
-        .with_timestamp(crate::now_ms());
-        // Without a socket the request waits in the registry and is sent on reconnect.
-        if let Some(connection) = self.state.clients.connection(&self.client_id) {
-            let _ = connection.outbound.try_send(Outbound::Frame(frame));
-        }
-        ticket.wait().await.map_err(|failure| ToolFailure {
+            self.state.config.roll_timeout(),
+        )
+        .await
+        .map_err(|failure| ToolFailure {
             kind: match failure {
                 RollFailure::Timeout { .. } => ToolFailureKind::Timeout,
                 RollFailure::ShuttingDown => ToolFailureKind::ShuttingDown,

@@ -9,6 +9,8 @@ mod json_body;
 mod metrics;
 mod module_files;
 mod roll_result;
+#[cfg(feature = "load-testing")]
+mod test_rolls;
 
 use crate::state::AppState;
 use crate::ws;
@@ -27,7 +29,10 @@ pub fn app(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .route("/health", get(health::health))
         .route("/roll-result", post(roll_result::submit))
-        .route("/metrics", get(metrics::json))
+        .route("/metrics", get(metrics::json));
+    #[cfg(feature = "load-testing")]
+    let api = api.route("/test/rolls", post(test_rolls::request));
+    let api = api
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(cors(&state));
 
