@@ -2,7 +2,7 @@
 // Foundry. `roll` uses Foundry's own dice and posts them to chat; `emit` forwards core events
 // to the glue; `localize` reads lang/en.json. Nothing here throws or rejects back into the
 // core: a failure is logged, and a bad roll becomes an outcome with an `error`.
-import { DICE_SO_NICE_TIMEOUT_MS, ROLL_SPEAKER_ALIAS } from "./constants.js";
+import { DICE_SO_NICE_TIMEOUT_MS, MODULE_ID, ROLL_SPEAKER_ALIAS } from "./constants.js";
 
 /**
  * @param {{onEvent: (event: object) => void}} options
@@ -31,11 +31,14 @@ export function createHostBridge({ onEvent }) {
 /**
  * Roll `formula` with Foundry's dice, post it to chat and describe it as a RollOutcome:
  * `{formula, flavor?, total, dice: [{faces, results: [{result, active}]}], error?}`.
+ * The chat message carries the server's roll request id in the module's flags, so each
+ * request's roll can be found (and counted) in chat.
  * @param {string} formula
  * @param {string} [flavor]
+ * @param {string} [requestId] the `execute_roll` this roll answers
  * @returns {Promise<object>} never rejects
  */
-export async function rollForCore(formula, flavor) {
+export async function rollForCore(formula, flavor, requestId) {
   const base = { formula: String(formula ?? "") };
   if (flavor !== undefined && flavor !== null && flavor !== "") base.flavor = String(flavor);
 
@@ -55,7 +58,8 @@ export async function rollForCore(formula, flavor) {
   try {
     const ChatMessageClass = globalThis.CONFIG?.ChatMessage?.documentClass ?? globalThis.ChatMessage;
     const speaker = ChatMessageClass.getSpeaker({ alias: ROLL_SPEAKER_ALIAS });
-    const message = await roll.toMessage({ flavor: base.flavor, speaker });
+    const flags = requestId ? { [MODULE_ID]: { rollRequestId: String(requestId) } } : undefined;
+    const message = await roll.toMessage({ flavor: base.flavor, speaker, flags });
     if (message?.id) await waitForDiceAnimation(message.id);
   } catch (err) {
     // The dice were rolled: their outcome stands even if chat could not show it.

@@ -3,6 +3,7 @@
 
 use clap::Parser;
 use gold_box_server::{Config, spawn};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -16,9 +17,12 @@ async fn main() -> ExitCode {
         );
         EnvFilter::new("info")
     });
+    // Logs go to stderr, so stdout carries only what the operator needs (URL, token).
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 
     let server = match spawn(config).await {

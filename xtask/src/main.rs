@@ -10,6 +10,7 @@
 mod package;
 mod process;
 mod tools;
+mod wasm_tests;
 
 use std::process::ExitCode;
 
@@ -99,7 +100,7 @@ fn test() -> Result<(), String> {
     process::step("host tests and end-to-end tests (cargo test --workspace)");
     process::run_cargo(&["test", "--workspace"])?;
     process::step("browser tests of the wasm core (wasm-pack test --headless --chrome)");
-    tools::wasm_pack_test()?;
+    wasm_tests::run()?;
     process::step("all test suites passed");
     Ok(())
 }

@@ -84,18 +84,3 @@ fn apt_install(packages: &[&str]) -> Result<(), String> {
     install.extend(packages);
     run(program, &install)
 }
-
-/// `wasm-pack test --headless --chrome` on the wasm core, with Debian's driver.
-pub fn wasm_pack_test() -> Result<(), String> {
-    run(
-        "wasm-pack",
-        &[
-            "test",
-            "--headless",
-            "--chrome",
-            "--chromedriver",
-            CHROMEDRIVER,
-            "module-wasm",
-        ],
-    )
-}

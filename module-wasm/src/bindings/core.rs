@@ -223,7 +223,7 @@ fn execute(shared: &Shared, commands: Vec<Command>) {
                 wasm_bindgen_futures::spawn_local(async move {
                     let mut results: Vec<RollOutcome> = Vec::with_capacity(rolls.len());
                     for roll in &rolls {
-                        results.push(host.roll(roll).await);
+                        results.push(host.roll(roll, &request_id).await);
                     }
                     if let Some(shared) = weak.upgrade() {
                         feed(

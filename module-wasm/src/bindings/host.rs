@@ -22,6 +22,7 @@ extern "C" {
         this: &Host,
         formula: &str,
         flavor: Option<String>,
+        request_id: &str,
     ) -> Result<js_sys::Promise, JsValue>;
 
     #[wasm_bindgen(method, catch, js_name = localize)]
@@ -34,8 +35,9 @@ const HOST_TYPE: &str = r#"
 export interface GoldBoxHost {
   /** Receives core events: {type: "state" | "turn_started" | "chat_response" | "turn_complete" | "error", ...}. */
   emit(event: object): void;
-  /** Rolls with Foundry's dice; never rejects (an error becomes an outcome with `error`). */
-  roll(formula: string, flavor?: string): Promise<object>;
+  /** Rolls with Foundry's dice for the server's roll request `requestId`; never rejects
+   *  (an error becomes an outcome with `error`). */
+  roll(formula: string, flavor: string | undefined, requestId: string): Promise<object>;
   /** game.i18n.localize */
   localize(key: string): string;
 }
@@ -60,9 +62,9 @@ impl Host {
 }
 
 impl Host {
-    /// Rolls one formula with Foundry's dice. Whatever goes wrong on the JS side becomes
-    /// an outcome with `error`, never a failure of the core.
-    pub async fn roll(&self, request: &RollRequest) -> RollOutcome {
+    /// Rolls one formula with Foundry's dice for the roll request `request_id`. Whatever
+    /// goes wrong on the JS side becomes an outcome with `error`, never a failure of the core.
+    pub async fn roll(&self, request: &RollRequest, request_id: &str) -> RollOutcome {
         let failed = |error: String| RollOutcome {
             formula: request.formula.clone(),
             flavor: request.flavor.clone(),
@@ -70,7 +72,7 @@ impl Host {
             dice: Vec::new(),
             error: Some(error),
         };
-        let promise = match self.roll_raw(&request.formula, request.flavor.clone()) {
+        let promise = match self.roll_raw(&request.formula, request.flavor.clone(), request_id) {
             Ok(promise) => promise,
             Err(error) => return failed(describe(&error)),
         };
