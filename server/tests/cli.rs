@@ -98,3 +98,45 @@ fn a_token_is_generated_on_first_start_and_kept() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The README's configuration table is the same list as `--help`: every option, with
+/// its environment variable and its default.
+#[test]
+fn every_option_is_in_the_readme_configuration_table() {
+    let readme = include_str!("../../README.md");
+    let output = Command::new(BINARY)
+        .arg("--help")
+        .output()
+        .expect("run --help");
+    let help = String::from_utf8_lossy(&output.stdout);
+    let mut checked = 0;
+    for block in help.split("\n      --").skip(1) {
+        let flag = block.split([' ', '\n']).next().unwrap_or_default();
+        let row = readme
+            .lines()
+            .find(|line| line.starts_with(&format!("| `--{flag}` |")))
+            .unwrap_or_else(|| panic!("README.md has no configuration row for --{flag}"));
+        if let Some(variable) = block
+            .split("[env: ")
+            .nth(1)
+            .and_then(|rest| rest.split(['=', ']']).next())
+        {
+            assert!(
+                row.contains(variable),
+                "the README row for --{flag} lacks {variable}"
+            );
+        }
+        if let Some(default) = block
+            .split("[default: ")
+            .nth(1)
+            .and_then(|rest| rest.split(']').next())
+        {
+            assert!(
+                row.contains(&format!("`{default}`")),
+                "the README row for --{flag} lacks its default {default}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 30, "only {checked} options found in --help");
+}
