@@ -55,6 +55,16 @@ struct RollLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransportLabels {
+    transport: &'static str,
+}
+
+/// Buckets for sub-millisecond to multi-second latencies: 50 µs doubling 20 times.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 20))
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TurnLabels {
     status: &'static str,
 }
@@ -104,7 +114,7 @@ pub struct Metrics {
     messages_received: Family<MessageLabels, Counter>,
     errors: Counter,
     roll_results: Family<RollLabels, Counter>,
-    roll_latency_seconds: Histogram,
+    roll_latency_seconds: Family<TransportLabels, Histogram, fn() -> Histogram>,
     ai_turns: Counter,
     ai_turns_finished: Family<TurnLabels, Counter>,
     ai_busy_rejections: Counter,
@@ -134,18 +144,17 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("gold_box");
-        let metrics_seconds = || Histogram::new(exponential_buckets(0.000_05, 2.0, 20));
         let m = Metrics {
             connections_total: Counter::default(),
             connections_successful: Counter::default(),
             connections_failed: Counter::default(),
             connections_active: Gauge::default(),
-            connect_seconds: metrics_seconds(),
+            connect_seconds: latency_histogram(),
             messages_sent: Family::default(),
             messages_received: Family::default(),
             errors: Counter::default(),
             roll_results: Family::default(),
-            roll_latency_seconds: metrics_seconds(),
+            roll_latency_seconds: Family::new_with_constructor(latency_histogram),
             ai_turns: Counter::default(),
             ai_turns_finished: Family::default(),
             ai_busy_rejections: Counter::default(),
@@ -229,6 +238,11 @@ impl Metrics {
             m.ai_turn_seconds.clone(),
         );
         // Every known label exists from the start, so dashboards see zeros, not gaps.
+        for transport in Transport::ALL {
+            let _ = m.roll_latency_seconds.get_or_create(&TransportLabels {
+                transport: transport.as_str(),
+            });
+        }
         for status in RollAckStatus::ALL {
             for transport in Transport::ALL {
                 let _ = m.roll_results.get_or_create(&RollLabels {
@@ -296,7 +310,11 @@ impl Metrics {
             })
             .inc();
         if let Some(latency) = resolution.latency {
-            self.roll_latency_seconds.observe(latency.as_secs_f64());
+            self.roll_latency_seconds
+                .get_or_create(&TransportLabels {
+                    transport: transport.as_str(),
+                })
+                .observe(latency.as_secs_f64());
             let mut stats = lock(&self.latency);
             stats.all.saturating_record(micros(latency).max(1));
             if stats.recent.len() == RECENT_LATENCIES {
