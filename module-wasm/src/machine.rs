@@ -1385,4 +1385,29 @@ mod tests {
         let mut machine = Machine::new("gb-u1-x".into(), 1);
         assert!(machine.take_turn(vec![], NOW).is_err());
     }
+
+    #[test]
+    fn stopping_while_a_result_waits_for_its_ack_sends_it_over_http() {
+        let mut machine = connected_machine();
+        machine.handle(execute_roll("roll-1"), NOW);
+        machine.handle(
+            Input::Rolled {
+                request_id: "roll-1".into(),
+                results: outcome(9.0),
+            },
+            NOW,
+        );
+        let commands = machine.stop();
+        assert!(
+            commands.iter().any(|c| matches!(c, Command::PostRollResult { request_id, .. } if request_id == "roll-1")),
+            "a stopped core still delivers what it rolled"
+        );
+        assert_eq!(machine.state(), ConnectionState::Idle);
+        assert!(
+            machine
+                .handle(Input::Timer(TimerKind::Reconnect), NOW)
+                .is_empty(),
+            "a stopped core does not reconnect"
+        );
+    }
 }
