@@ -31,8 +31,10 @@ export function toChatEntry(message) {
 }
 
 function kindOf(message) {
-  if (message.flags?.[MODULE_ID]) return "ai";
+  // Rolls first: the dice the AI asked for carry the module's flag too (their request id),
+  // and they are still rolls, read as "flavor: formula = total".
   if (message.isRoll || message.rolls?.length) return "roll";
+  if (message.flags?.[MODULE_ID]) return "ai";
   const styles = globalThis.CONST?.CHAT_MESSAGE_STYLES;
   if (styles && typeof message.style === "number") {
     return [styles.IC, styles.OOC, styles.EMOTE].includes(message.style) ? "chat" : "other";

@@ -8,7 +8,7 @@
 
 use crate::{TempDir, TestResult, artifacts_dir};
 use fantoccini::wd::{Capabilities, TimeoutConfiguration};
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 use std::os::unix::process::CommandExt;
@@ -178,6 +178,38 @@ impl Browser {
         let path = dir.join(format!("{name}.png"));
         std::fs::write(&path, png)?;
         Ok(path)
+    }
+
+    /// Saves a PNG screenshot of the first element matching `selector` as
+    /// `target/e2e-artifacts/<name>.png`.
+    pub async fn screenshot_element(&self, selector: &str, name: &str) -> TestResult<PathBuf> {
+        let element = self
+            .client()?
+            .find(Locator::Css(selector))
+            .await
+            .map_err(|e| format!("no element {selector} to photograph: {e}"))?;
+        let png = element.screenshot().await?;
+        let dir = artifacts_dir();
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png)?;
+        Ok(path)
+    }
+
+    /// Clicks the first element matching `selector` the way a user does: WebDriver scrolls
+    /// it into view, checks that it can be interacted with (visible, enabled, not covered)
+    /// and sends real pointer events to its centre.
+    pub async fn click(&self, selector: &str) -> TestResult {
+        let element = self
+            .client()?
+            .find(Locator::Css(selector))
+            .await
+            .map_err(|e| format!("no element {selector} to click: {e}"))?;
+        element
+            .click()
+            .await
+            .map_err(|e| format!("cannot click {selector}: {e}"))?;
+        Ok(())
     }
 
     /// Keeps what explains a failure: a screenshot, the console and the page errors

@@ -5,13 +5,21 @@
 //!   `/modules/gold-box/`, the way Foundry serves a module.
 //! - [`server`] runs `gold-box-server` in-process on a real port.
 //! - [`browser`] starts chromedriver and Chromium and drives the page.
-//! - [`E2e`] bundles the three for one test; [`E2e::finish`] keeps a screenshot and the
+//! - [`proxy`] is a TCP proxy between the page and the server that can cut the socket.
+//! - [`http`] is the tests' own small HTTP client (metrics, manifest, archive).
+//! - [`install`] installs a module by manifest URL as Foundry does.
+//! - [`page`] reads and drives the module in the page the way a GM would.
+//! - [`E2e`] bundles them for one test; [`E2e::finish`] keeps a screenshot and the
 //!   page's console in `target/e2e-artifacts/` when the test failed, and tears down.
 //!
 //! Scenarios return [`TestResult`] instead of panicking (see [`ensure`]) so that a failing
 //! test still leaves its artifacts and stops its processes.
 
 pub mod browser;
+pub mod http;
+pub mod install;
+pub mod page;
+pub mod proxy;
 pub mod server;
 pub mod site;
 
@@ -20,8 +28,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use browser::Browser;
+pub use proxy::TcpProxy;
 pub use server::TestServer;
-pub use site::ShimSite;
+pub use site::{ShimSite, SiteListener};
 
 /// What every harness function and test returns.
 pub type TestResult<T = ()> = Result<T, Box<dyn Error + Send + Sync>>;
@@ -127,7 +136,8 @@ impl Drop for TempDir {
     }
 }
 
-/// One end-to-end test's world: the server, the page's web server and the browser.
+/// One end-to-end test's world: the server, the page's web server and the browser, and
+/// for some tests a proxy between the page and the server.
 #[derive(Debug)]
 pub struct E2e {
     /// The artifact name for this test.
@@ -135,6 +145,8 @@ pub struct E2e {
     pub site: ShimSite,
     pub server: TestServer,
     pub browser: Browser,
+    /// When set, the page reaches the server through it.
+    pub proxy: Option<TcpProxy>,
 }
 
 impl E2e {
@@ -143,19 +155,57 @@ impl E2e {
     pub async fn start(name: &str) -> TestResult<E2e> {
         let site = ShimSite::start().await?;
         let server = TestServer::start(&site.origin()).await?;
-        let browser = Browser::launch().await?;
+        E2e::assemble(name, site, server, None).await
+    }
+
+    /// Like [`E2e::start`], with a [`TcpProxy`] between the page and the server. The
+    /// server's public URL is the proxy's, so that it accepts the proxy's `Host`.
+    pub async fn start_behind_proxy(name: &str) -> TestResult<E2e> {
+        let site = ShimSite::start().await?;
+        let proxy = TcpProxy::start().await?;
+        let public_url = proxy.url();
+        let server =
+            TestServer::start_with(&site.origin(), &["--public-url", public_url.as_str()]).await?;
+        proxy.set_target(server.addr());
+        E2e::assemble(name, site, server, Some(proxy)).await
+    }
+
+    /// Launches the browser for an already running site and server.
+    pub async fn assemble(
+        name: &str,
+        site: ShimSite,
+        server: TestServer,
+        proxy: Option<TcpProxy>,
+    ) -> TestResult<E2e> {
+        let browser = match Browser::launch().await {
+            Ok(browser) => browser,
+            Err(error) => {
+                server.shutdown().await;
+                site.stop().await;
+                return Err(error);
+            }
+        };
         Ok(E2e {
             name: name.to_owned(),
             site,
             server,
             browser,
+            proxy,
         })
+    }
+
+    /// The server URL the page is given: the proxy's when there is one.
+    pub fn server_url(&self) -> String {
+        match &self.proxy {
+            Some(proxy) => proxy.url(),
+            None => self.server.url(),
+        }
     }
 
     /// Opens the shim page for `version`, connected to this test's server with `token`.
     /// Waits until the page has booted (Foundry's `ready` has run).
     pub async fn open_foundry(&self, version: FoundryVersion, token: &str) -> TestResult {
-        let server_url = self.server.url();
+        let server_url = self.server_url();
         let url = self.site.page_url(
             version,
             &[("server", server_url.as_str()), ("token", token)],
@@ -174,9 +224,13 @@ impl E2e {
             site,
             server,
             browser,
+            proxy,
             ..
         } = self;
         browser.close().await;
+        if let Some(proxy) = proxy {
+            proxy.stop();
+        }
         server.shutdown().await;
         site.stop().await;
         outcome

@@ -1,11 +1,10 @@
 //! The real Gold Box server, in-process on a free port, configured through the same
 //! options as its command line.
 
-use crate::{TempDir, TestResult, dist_dir};
+use crate::{TempDir, TestResult, dist_dir, http};
 use gold_box_server::ServerHandle;
 use serde_json::Value;
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::net::SocketAddr;
 
 /// The client token the test server accepts.
 pub const TEST_TOKEN: &str = "test-token";
@@ -16,7 +15,9 @@ pub const TEST_ADMIN_TOKEN: &str = "test-admin";
 #[derive(Debug)]
 pub struct TestServer {
     handle: Option<ServerHandle>,
-    url: String,
+    addr: SocketAddr,
+    /// The options it was started with, `--port` included (a restart keeps the port).
+    args: Vec<String>,
     _data_dir: TempDir,
 }
 
@@ -24,72 +25,122 @@ impl TestServer {
     /// Starts the server on 127.0.0.1 and a free port, allowing WebSocket upgrades from
     /// `foundry_origin`, with [`TEST_TOKEN`] and [`TEST_ADMIN_TOKEN`].
     pub async fn start(foundry_origin: &str) -> TestResult<TestServer> {
+        TestServer::start_with(foundry_origin, &[]).await
+    }
+
+    /// [`TestServer::start`] with more command-line options (e.g. `--public-url`).
+    pub async fn start_with(foundry_origin: &str, extra_args: &[&str]) -> TestResult<TestServer> {
         let data_dir = TempDir::new("gold-box-e2e-data")?;
-        let data = data_dir.path().display().to_string();
-        let modules = dist_dir().display().to_string();
-        let config = gold_box_server::Config::from_args([
+        let mut args: Vec<String> = [
             "--port",
             "0",
             "--data-dir",
-            data.as_str(),
+            &data_dir.path().display().to_string(),
             "--module-dir",
-            modules.as_str(),
+            &dist_dir().display().to_string(),
             "--foundry-origin",
             foundry_origin,
             "--token",
             TEST_TOKEN,
             "--admin-token",
             TEST_ADMIN_TOKEN,
-        ])
-        .map_err(|e| format!("invalid server options: {e}"))?;
-        let handle = gold_box_server::spawn(config)
-            .await
-            .map_err(|e| format!("the server did not start: {e}"))?;
-        let url = handle.url();
+        ]
+        .iter()
+        .map(|arg| (*arg).to_owned())
+        .collect();
+        args.extend(extra_args.iter().map(|arg| (*arg).to_owned()));
+        let handle = spawn(&args).await?;
+        let addr = handle.addr();
+        // From now on the port is fixed, so that a restart comes back where the page
+        // expects it.
+        if let Some(port) = args.iter().position(|arg| arg == "--port") {
+            args[port + 1] = addr.port().to_string();
+        }
         Ok(TestServer {
             handle: Some(handle),
-            url,
+            addr,
+            args,
             _data_dir: data_dir,
         })
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        self.url.clone()
+        format!("http://127.0.0.1:{}", self.addr.port())
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Whether the server is running (not stopped by [`TestServer::stop`]).
+    pub fn is_running(&self) -> bool {
+        self.handle.is_some()
+    }
+
+    /// Stops the server (every socket is closed with 1001) and waits for it to end.
+    /// The port and the data directory are kept for [`TestServer::start_again`].
+    pub async fn stop(&mut self) -> TestResult {
+        if let Some(handle) = self.handle.take() {
+            handle
+                .shutdown()
+                .await
+                .map_err(|e| format!("the server did not stop cleanly: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Starts the server again after [`TestServer::stop`], on the same port with the
+    /// same options and data directory (so the same tokens).
+    pub async fn start_again(&mut self) -> TestResult {
+        if self.handle.is_some() {
+            return Err("the server is still running".into());
+        }
+        let handle = spawn(&self.args).await?;
+        if handle.addr() != self.addr {
+            return Err(format!(
+                "the server came back on {} instead of {}",
+                handle.addr(),
+                self.addr
+            )
+            .into());
+        }
+        self.handle = Some(handle);
+        Ok(())
     }
 
     /// `GET /api/health`, as JSON.
     pub async fn health(&self) -> TestResult<Value> {
-        let body = self.get("/api/health").await?;
-        Ok(serde_json::from_str(&body)?)
+        http::get_ok(&format!("{}/api/health", self.url()), &[])
+            .await?
+            .json()
     }
 
-    /// A plain HTTP/1.1 GET with the server's own Host; returns the body of a 200.
-    async fn get(&self, path: &str) -> TestResult<String> {
-        let host = self.url.trim_start_matches("http://").to_owned();
-        let mut stream = tokio::net::TcpStream::connect(&host).await?;
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await?;
-        let mut response = Vec::new();
-        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response))
-            .await
-            .map_err(|_| format!("GET {path} timed out"))??;
-        let response = String::from_utf8(response)?;
-        let (head, body) = response
-            .split_once("\r\n\r\n")
-            .ok_or_else(|| format!("GET {path}: malformed response"))?;
-        if !head.starts_with("HTTP/1.1 200") {
-            return Err(format!("GET {path}: {}", head.lines().next().unwrap_or(head)).into());
-        }
-        Ok(body.to_owned())
+    /// `GET /api/metrics` with the admin token, as JSON.
+    pub async fn metrics(&self) -> TestResult<Value> {
+        let auth = format!("Bearer {TEST_ADMIN_TOKEN}");
+        http::get_ok(
+            &format!("{}/api/metrics", self.url()),
+            &[("Authorization", auth.as_str())],
+        )
+        .await?
+        .json()
     }
 
     /// Stops the server and waits for it.
     pub async fn shutdown(mut self) {
-        if let Some(handle) = self.handle.take()
-            && let Err(error) = handle.shutdown().await
-        {
-            eprintln!("the server did not stop cleanly: {error}");
+        if let Err(error) = self.stop().await {
+            eprintln!("{error}");
         }
     }
+}
+
+async fn spawn(args: &[String]) -> TestResult<ServerHandle> {
+    let config = gold_box_server::Config::from_args(args.iter().map(String::as_str))
+        .map_err(|e| format!("invalid server options {args:?}: {e}"))?;
+    let handle = gold_box_server::spawn(config)
+        .await
+        .map_err(|e| format!("the server did not start: {e}"))?;
+    Ok(handle)
 }

@@ -1,9 +1,11 @@
 //! The web server of the Foundry stand-in page: `tests/foundry-shim/` at `/` and the
-//! packaged module `dist/gold-box/` at `/modules/gold-box/`, on 127.0.0.1 and a free port.
+//! packaged module `dist/gold-box/` (or another copy of the module, see [`SiteListener`]) at
+//! `/modules/gold-box/`, on 127.0.0.1 and a free port.
 
 use crate::{FoundryVersion, TestResult, packaged_module_dir, shim_dir};
 use axum::Router;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -17,16 +19,39 @@ pub struct ShimSite {
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
-impl ShimSite {
-    /// Serves the shim and the packaged module; fails when the module is not packaged.
-    pub async fn start() -> TestResult<ShimSite> {
-        let module_dir = packaged_module_dir()?;
+/// The shim site's port, bound but not serving yet: its origin is known (the server
+/// needs it) before the module it will serve is (installing by manifest URL takes the
+/// module from that server).
+#[derive(Debug)]
+pub struct SiteListener {
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+}
+
+impl SiteListener {
+    /// Binds 127.0.0.1 and a free port.
+    pub async fn bind() -> TestResult<SiteListener> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        Ok(SiteListener { listener, addr })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn origin(&self) -> String {
+        format!("http://127.0.0.1:{}", self.addr.port())
+    }
+
+    /// Serves the shim, with `module_dir` (a directory holding `module.json`) at
+    /// `/modules/gold-box/`.
+    pub fn serve(self, module_dir: &Path) -> TestResult<ShimSite> {
+        if !module_dir.join("module.json").is_file() {
+            return Err(format!("no module.json in {}", module_dir.display()).into());
+        }
         let app = Router::new()
             .nest_service("/modules/gold-box", ServeDir::new(module_dir))
             .fallback_service(ServeDir::new(shim_dir()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
+        let listener = self.listener;
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -35,10 +60,18 @@ impl ShimSite {
                 .await
         });
         Ok(ShimSite {
-            addr,
+            addr: self.addr,
             stop: Some(stop),
             task: Some(task),
         })
+    }
+}
+
+impl ShimSite {
+    /// Serves the shim and the packaged module; fails when the module is not packaged.
+    pub async fn start() -> TestResult<ShimSite> {
+        let module_dir = packaged_module_dir()?;
+        SiteListener::bind().await?.serve(&module_dir)
     }
 
     /// `http://127.0.0.1:PORT`: the origin the page (and so its WebSocket) comes from.

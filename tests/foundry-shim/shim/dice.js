@@ -4,10 +4,18 @@
 // constructor; an unresolved word (a StringTerm) throws from `evaluate()`; `evaluate()` is
 // async, returns the Roll and can run once; `total`, `formula`, `dice` (die terms with `faces`
 // and `results: [{result, active}]`) and `toMessage()` (a ChatMessage with `rolls`) behave as
-// in v12/v13. Die faces come from `CONFIG.Dice.randomUniform`, or from a queue tests fill.
+// in v12/v13. Die faces come from `CONFIG.Dice.randomUniform`, or from a queue tests fill;
+// a test can also make the next evaluations wait until it releases them (`rollHold`).
 
 /** Values tests queue for the next dice (each is used if it fits the die). */
 export const queuedDieResults = [];
+
+/**
+ * Test hook: rolls whose evaluation waits until a test releases it, standing for dice that
+ * take their time (a slow hand, an animation, a network round trip). `armed` rolls from now
+ * on wait in `evaluate()`, before any die is rolled; `waiting` lists them.
+ */
+export const rollHold = { armed: 0, waiting: [] };
 
 export class RollTerm {
   options = {};
@@ -441,6 +449,10 @@ export class Roll {
   async evaluate({ minimize = false, maximize = false, allowStrings = false } = {}) {
     if (this._evaluated) throw new Error(`The ${this.constructor.name} has already been evaluated and is now immutable`);
     if (!this.terms.length) throw new Error("Unable to evaluate an empty roll formula");
+    if (rollHold.armed > 0) {
+      rollHold.armed -= 1;
+      await new Promise((resolve) => rollHold.waiting.push({ formula: this.formula, since: Date.now(), resolve }));
+    }
     for (const term of this.terms) {
       if (term instanceof OperatorTerm) continue;
       if (term instanceof StringTerm && allowStrings) continue;

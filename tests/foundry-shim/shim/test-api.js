@@ -2,7 +2,7 @@
 // Foundry API a module uses (game.settings.set, ChatMessage.create, ui.chat.render, the v13
 // sidebar's changeTab/toggleExpanded, the chat popout), so a test drives the page the way a
 // user and Foundry would.
-import { queuedDieResults } from "./dice.js";
+import { queuedDieResults, rollHold } from "./dice.js";
 
 const BUTTON_SELECTOR = "#gold-box-ai-turn-btn";
 
@@ -69,6 +69,24 @@ export function installTestApi(shim) {
     /** Queue die faces for the next rolls, for deterministic tests. */
     queueDice(values) {
       queuedDieResults.push(...values);
+    },
+
+    /** Make the next `count` roll evaluations wait in `Roll#evaluate` until released. */
+    holdNextRolls(count = 1) {
+      rollHold.armed += count;
+    },
+
+    /** Formulas of the rolls waiting to be released. */
+    heldRolls() {
+      return rollHold.waiting.map((held) => held.formula);
+    },
+
+    /** Let every waiting roll go on; returns how many there were. Disarms the hold. */
+    releaseRolls() {
+      rollHold.armed = 0;
+      const waiting = rollHold.waiting.splice(0);
+      for (const held of waiting) held.resolve();
+      return waiting.length;
     },
 
     /** Re-render the chat sidebar; resolves once Foundry's render hooks have run. */
