@@ -21,6 +21,7 @@ pub mod ws;
 pub use config::Config;
 pub use http::app;
 
+use axum::serve::ListenerExt;
 use module_package::ModulePackage;
 use secrets::Secrets;
 use state::AppState;
@@ -208,6 +209,13 @@ pub async fn run(
 ) -> io::Result<()> {
     tokio::spawn(housekeeping(state.clone(), stopped.clone()));
     let router = app(state);
+    // Without TCP_NODELAY, a frame written right after another (a roll_ack, then the
+    // next execute_roll) waits ~40 ms for the peer's delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             let _ = stopped.wait_for(|stop| *stop).await;

@@ -122,6 +122,9 @@ pub struct RollRegistry {
     tombstone_ttl: Duration,
     max_tombstones: usize,
     next_id: AtomicU64,
+    /// Random per server start: an id from before a restart (still in a browser's
+    /// outbox) can never name a request of the restarted server.
+    id_prefix: String,
 }
 
 impl RollRegistry {
@@ -131,6 +134,7 @@ impl RollRegistry {
             tombstone_ttl,
             max_tombstones: max_tombstones.max(1),
             next_id: AtomicU64::new(1),
+            id_prefix: random_prefix(),
         }
     }
 
@@ -149,7 +153,11 @@ impl RollRegistry {
         rolls: Vec<RollRequest>,
         timeout: Duration,
     ) -> RollTicket {
-        let request_id = format!("roll-{}", self.next_id.fetch_add(1, Ordering::Relaxed));
+        let request_id = format!(
+            "roll-{}-{}",
+            self.id_prefix,
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        );
         let now = Instant::now();
         let deadline = now + timeout;
         let (waiter, receiver) = oneshot::channel();
@@ -354,6 +362,19 @@ impl RollRegistry {
             inner.pending.shrink_to_fit();
         }
     }
+}
+
+/// Eight hex digits from the OS's randomness (the time, should that fail).
+fn random_prefix() -> String {
+    let mut bytes = [0u8; 4];
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        bytes = nanos.to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -577,6 +598,14 @@ mod tests {
             RollAckStatus::Accepted
         );
         assert_eq!(ticket.wait().await, Ok(rolled(9.0)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ids_of_two_server_starts_never_collide() {
+        let before = registry().issue("a", d20(), Duration::from_secs(30));
+        let after = registry().issue("a", d20(), Duration::from_secs(30));
+        assert_ne!(before.request_id, after.request_id);
+        assert!(before.request_id.starts_with("roll-") && before.request_id.ends_with("-1"));
     }
 
     #[tokio::test(start_paused = true)]

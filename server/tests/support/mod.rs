@@ -38,13 +38,20 @@ pub fn temp_dir(name: &str) -> PathBuf {
 
 /// Starts the real server on a free port with test tokens and `extra` options.
 pub async fn start(extra: &[&str]) -> ServerHandle {
+    start_on_port(0, extra).await
+}
+
+/// Starts the real server on `port` (0 picks a free one) with test tokens and `extra`
+/// options: a restart passes the port the stopped server had, so clients find it again.
+pub async fn start_on_port(port: u16, extra: &[&str]) -> ServerHandle {
     // reqwest is built without a default TLS provider (the server picks ring); HTTP test
     // clients need one installed even though they only talk to loopback.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let data = temp_dir("data");
+    let port = port.to_string();
     let mut args: Vec<String> = [
         "--port",
-        "0",
+        &port,
         "--token",
         TOKEN,
         "--admin-token",
