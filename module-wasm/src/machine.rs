@@ -30,6 +30,9 @@ pub const CLOSE_REPLACED: u16 = 4000;
 pub const INTERRUPTED_ROLL: &str =
     "the page reloaded while this roll was being made; it was not rolled again";
 
+/// How a turn the restarted server forgot is reported.
+pub const SERVER_RESTARTED: &str = "the server restarted during this turn";
+
 /// The Foundry-side core.
 #[derive(Debug)]
 pub struct Machine {
@@ -51,6 +54,10 @@ pub struct Machine {
     shown_pending: Option<bool>,
     /// Turns asked for whose `ai_turn_started` (or refusal) has not come yet.
     awaiting_turns: BTreeSet<String>,
+    /// Turns started and not yet complete.
+    open_turns: BTreeSet<String>,
+    /// The server start the last handshake was with (`connected.instance`).
+    server_instance: Option<String>,
 }
 
 impl Machine {
@@ -69,6 +76,8 @@ impl Machine {
             rolling: BTreeMap::new(),
             shown_pending: None,
             awaiting_turns: BTreeSet::new(),
+            open_turns: BTreeSet::new(),
+            server_instance: None,
         }
     }
 
@@ -273,6 +282,7 @@ impl Machine {
         match frame.message {
             ServerMessage::Connected(connected) => {
                 self.attempt = 0;
+                self.note_server_instance(connected.instance, commands);
                 self.heartbeat_ms = connected.heartbeat_ms.max(1_000);
                 commands.push(Command::SetTimer {
                     kind: TimerKind::Heartbeat,
@@ -311,6 +321,7 @@ impl Machine {
             },
             ServerMessage::AiTurnStarted(_) => {
                 if let Some(request_id) = frame.request_id {
+                    self.open_turns.insert(request_id.clone());
                     if self.awaiting_turns.remove(&request_id) {
                         commands.push(Command::SettleTurn {
                             request_id: request_id.clone(),
@@ -330,6 +341,7 @@ impl Machine {
             }
             ServerMessage::AiTurnComplete(done) => {
                 if let Some(request_id) = frame.request_id {
+                    self.open_turns.remove(&request_id);
                     commands.push(Command::Emit(CoreEvent::TurnComplete {
                         request_id,
                         status: done.status,
@@ -354,6 +366,27 @@ impl Machine {
                 AckEffect::StillPending => {}
                 AckEffect::ResyncNow => self.sync_settings(now_ms, commands),
             },
+        }
+    }
+
+    /// A server that restarted has forgotten the turns it was running: they are reported
+    /// as failed rather than waited on for ever.
+    fn note_server_instance(&mut self, instance: Option<String>, commands: &mut Vec<Command>) {
+        let restarted =
+            matches!((&self.server_instance, &instance), (Some(old), Some(new)) if old != new);
+        if restarted {
+            for request_id in std::mem::take(&mut self.open_turns) {
+                commands.push(Command::Emit(CoreEvent::TurnComplete {
+                    request_id,
+                    status: gold_box_protocol::TurnStatus::Failed,
+                    error: Some(SERVER_RESTARTED.into()),
+                    iterations: 0,
+                    duration_ms: 0,
+                }));
+            }
+        }
+        if instance.is_some() {
+            self.server_instance = instance;
         }
     }
 
@@ -719,7 +752,7 @@ mod tests {
 
     fn connected_frame() -> Input {
         Input::SocketText(
-            r#"{"type":"connected","data":{"client_id":"gb-u1-x","server_version":"0.1.0","protocol":1,"heartbeat_ms":15000,"roll_timeout_ms":30000}}"#.into(),
+            r#"{"type":"connected","data":{"client_id":"gb-u1-x","server_version":"0.1.0","protocol":1,"heartbeat_ms":15000,"roll_timeout_ms":30000,"instance":"a"}}"#.into(),
         )
     }
 
@@ -1409,5 +1442,52 @@ mod tests {
                 .is_empty(),
             "a stopped core does not reconnect"
         );
+    }
+
+    #[test]
+    fn a_turn_the_restarted_server_forgot_is_reported_as_failed() {
+        let mut machine = connected_machine();
+        let (request_id, _) = machine.take_turn(vec![], NOW).expect("turn");
+        machine.handle(
+            Input::SocketText(format!(
+                r#"{{"type":"ai_turn_started","request_id":"{request_id}","data":{{}}}}"#
+            )),
+            NOW,
+        );
+        machine.handle(
+            Input::SocketClosed {
+                code: 1006,
+                reason: String::new(),
+            },
+            NOW,
+        );
+        machine.handle(Input::Timer(TimerKind::Reconnect), NOW);
+        machine.handle(Input::SocketOpened, NOW);
+        let same_server = machine.handle(connected_frame(), NOW);
+        assert!(
+            !same_server
+                .iter()
+                .any(|c| matches!(c, Command::Emit(CoreEvent::TurnComplete { .. }))),
+            "the same server still runs the turn"
+        );
+        machine.handle(
+            Input::SocketClosed {
+                code: 1006,
+                reason: String::new(),
+            },
+            NOW,
+        );
+        machine.handle(Input::Timer(TimerKind::Reconnect), NOW);
+        machine.handle(Input::SocketOpened, NOW);
+        let restarted = machine.handle(
+            Input::SocketText(
+                r#"{"type":"connected","data":{"client_id":"gb-u1-x","server_version":"0.1.0","protocol":1,"heartbeat_ms":15000,"roll_timeout_ms":30000,"instance":"b"}}"#.into(),
+            ),
+            NOW,
+        );
+        assert!(restarted.iter().any(|c| matches!(
+            c,
+            Command::Emit(CoreEvent::TurnComplete { request_id: id, error: Some(e), .. }) if *id == request_id && e == SERVER_RESTARTED
+        )));
     }
 }

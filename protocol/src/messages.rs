@@ -54,6 +54,10 @@ pub struct Connected {
     pub heartbeat_ms: u64,
     /// How long the server waits for a `roll_result`.
     pub roll_timeout_ms: u64,
+    /// Different after every server start: a client that sees it change knows the
+    /// server restarted, and that a turn it was following will not finish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 /// `settings_sync`: the Gold Box settings as they are now, with a revision that grows.

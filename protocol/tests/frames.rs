@@ -153,13 +153,14 @@ fn client_examples() -> Vec<(&'static str, ClientFrame)> {
 fn server_examples() -> Vec<(&'static str, ServerFrame)> {
     vec![
         (
-            r#"{"type":"connected","data":{"client_id":"gb-u1-k3x9","server_version":"0.1.0","protocol":1,"heartbeat_ms":15000,"roll_timeout_ms":30000}}"#,
+            r#"{"type":"connected","data":{"client_id":"gb-u1-k3x9","server_version":"0.1.0","protocol":1,"heartbeat_ms":15000,"roll_timeout_ms":30000,"instance":"5f0c2a9e"}}"#,
             ServerFrame::new(ServerMessage::Connected(Connected {
                 client_id: "gb-u1-k3x9".into(),
                 server_version: "0.1.0".into(),
                 protocol: 1,
                 heartbeat_ms: 15_000,
                 roll_timeout_ms: 30_000,
+                instance: Some("5f0c2a9e".into()),
             })),
         ),
         (

@@ -33,6 +33,9 @@ pub struct AppState {
     /// Pending roll requests and their tombstones.
     pub rolls: Arc<RollRegistry>,
     pub metrics: Metrics,
+    /// A random id of this server start (`connected.instance`, and the roll ids' prefix),
+    /// so that ids from before a restart never name a request of this one.
+    pub instance: String,
     /// Flips to `true` when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
     next_connection_id: AtomicU64,
@@ -48,6 +51,7 @@ impl AppState {
         module: Option<ModulePackage>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
+        let instance = instance_id();
         AppState {
             allowed_origins: config.allowed_origins(),
             secrets,
@@ -59,9 +63,11 @@ impl AppState {
             rolls: Arc::new(RollRegistry::new(
                 config.roll_tombstone_ttl(),
                 config.max_roll_tombstones,
+                &instance,
             )),
             metrics: Metrics::new(),
             shutdown,
+            instance,
             config,
             engine,
             next_connection_id: AtomicU64::new(1),
@@ -85,4 +91,13 @@ impl AppState {
             .iter()
             .any(|allowed| allowed.eq_ignore_ascii_case(origin))
     }
+}
+
+/// Eight hex digits from the OS's randomness (from the clock, should that fail).
+fn instance_id() -> String {
+    let mut bytes = [0u8; 4];
+    if getrandom::fill(&mut bytes).is_err() {
+        bytes = crate::now_ms().to_le_bytes()[..4].try_into().unwrap_or_default();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

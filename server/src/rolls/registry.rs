@@ -128,13 +128,14 @@ pub struct RollRegistry {
 }
 
 impl RollRegistry {
-    pub fn new(tombstone_ttl: Duration, max_tombstones: usize) -> Self {
+    /// `id_prefix` is the server instance's random id (see `AppState::instance`).
+    pub fn new(tombstone_ttl: Duration, max_tombstones: usize, id_prefix: &str) -> Self {
         RollRegistry {
             inner: Mutex::default(),
             tombstone_ttl,
             max_tombstones: max_tombstones.max(1),
             next_id: AtomicU64::new(1),
-            id_prefix: random_prefix(),
+            id_prefix: id_prefix.to_owned(),
         }
     }
 
@@ -364,19 +365,6 @@ impl RollRegistry {
     }
 }
 
-/// Eight hex digits from the OS's randomness (the time, should that fail).
-fn random_prefix() -> String {
-    let mut bytes = [0u8; 4];
-    if getrandom::fill(&mut bytes).is_err() {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        bytes = nanos.to_le_bytes();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
@@ -451,8 +439,14 @@ mod tests {
         }
     }
 
+    /// A different prefix for every registry, as every server start has.
+    fn next_prefix() -> String {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        format!("p{}", NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
     fn registry() -> Arc<RollRegistry> {
-        Arc::new(RollRegistry::new(TTL, 1_000))
+        Arc::new(RollRegistry::new(TTL, 1_000, &next_prefix()))
     }
 
     fn d20() -> Vec<RollRequest> {
@@ -556,7 +550,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn tombstones_are_bounded_in_number() {
-        let registry = Arc::new(RollRegistry::new(TTL, 10));
+        let registry = Arc::new(RollRegistry::new(TTL, 10, "t"));
         for _ in 0..25 {
             let ticket = registry.issue("a", d20(), Duration::from_secs(30));
             let id = ticket.request_id.clone();

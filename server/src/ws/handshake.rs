@@ -129,6 +129,7 @@ pub async fn perform(
         protocol: PROTOCOL_VERSION,
         heartbeat_ms: state.config.heartbeat_ms,
         roll_timeout_ms: state.config.roll_timeout_ms,
+        instance: Some(state.instance.clone()),
     }))
     .with_timestamp(crate::now_ms());
     outbound
