@@ -5,8 +5,11 @@
 //! - `cargo xtask test`: install what is missing, then every test suite (format, lints,
 //!   host tests, browser tests of the wasm core, end-to-end tests).
 //! - `cargo xtask package`: build the module into `dist/gold-box/` and `dist/gold-box.zip`.
+//! - `cargo xtask bench`: release builds, then the benchmarks; prints the figures and
+//!   writes `docs/BENCHMARKS.md` (see `bench.rs` and the `bench/` crate).
 //! - `cargo xtask setup`: only install what is missing.
 
+mod bench;
 mod package;
 mod process;
 mod tools;
@@ -22,6 +25,8 @@ commands:
             (options after `--` go to the server, e.g. `cargo xtask run -- --port 9000`)
   test      install what is missing, then run every test suite
   package   build the module into dist/gold-box/ and dist/gold-box.zip
+  bench     release builds, then the benchmarks: prints the figures and writes
+            docs/BENCHMARKS.md (`cargo xtask bench --quick` for a short trial)
   setup     install what is missing (wasm32 target, wasm-pack, wasm-opt, chromium)
 ";
 
@@ -39,6 +44,7 @@ fn main() -> ExitCode {
         "run" => run(&rest),
         "test" => test(),
         "package" => tools::ensure_build_tools().and_then(|()| package::package().map(|_| ())),
+        "bench" => bench::bench(&rest),
         "setup" => tools::ensure_build_tools().and_then(|()| tools::ensure_browser()),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");

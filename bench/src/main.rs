@@ -1,0 +1,268 @@
+//! `gold-box-bench`: the measurements behind `cargo xtask bench`.
+//!
+//! One run measures, on loopback and against the release server built with the
+//! `load-testing` feature, the WebSocket echo floor of this machine ([`echo`]) and then
+//! the figures of issue 7: (a)/(b) the roll round trip answered over the socket or over
+//! HTTP ([`rolls`]), (c) pings while an AI turn is busy ([`busy`]), (d)/(f) the module in
+//! headless Chromium ([`browser`]), (e) the server's memory around a flood of requests
+//! ([`memory`]). [`report`] prints the tables and writes `docs/BENCHMARKS.md`.
+//!
+//! Every load is bounded in count and time: each group has fixed counts, every wait has
+//! a timeout, the whole run has [`RUN_TIMEOUT`], and every process it starts is stopped
+//! when its owner is dropped. `cargo xtask bench` builds everything and passes the paths:
+//!
+//! ```text
+//! gold-box-bench --server target/release/gold-box-server --module-dir dist \
+//!     --wasm-raw BYTES --wasm-gzipped BYTES [--report docs/BENCHMARKS.md] [--quick]
+//! ```
+
+mod browser;
+mod busy;
+mod echo;
+mod http;
+mod load;
+mod machine;
+mod memory;
+mod native;
+mod report;
+mod rolls;
+mod server;
+mod stats;
+
+use load::Counts;
+use native::Transport;
+use std::error::Error;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// What every fallible step returns.
+pub type BenchResult<T = ()> = Result<T, Box<dyn Error + Send + Sync>>;
+
+/// The whole run stops with an error after this long.
+const RUN_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// Concurrent clients for the "many clients" figures.
+const CLIENTS: usize = 32;
+
+const USAGE: &str = "\
+usage: gold-box-bench --server PATH --module-dir DIR --wasm-raw BYTES --wasm-gzipped BYTES
+                      [--report PATH] [--command TEXT] [--quick]
+       gold-box-bench echo-server
+
+  --server        the gold-box-server binary, built with --features load-testing
+  --module-dir    the dist/ directory holding the packaged gold-box/
+  --wasm-raw      the release .wasm's size in bytes, and --wasm-gzipped gzipped
+  --report        where to write the Markdown report (a --quick run never writes one)
+  --command       the command named in the report (default: cargo xtask bench)
+  --quick         reduced counts, for trying the benchmark out
+";
+
+/// The command line.
+#[derive(Debug)]
+struct Options {
+    server: PathBuf,
+    module_dir: PathBuf,
+    wasm_raw: u64,
+    wasm_gzipped: u64,
+    report: Option<PathBuf>,
+    command: String,
+    quick: bool,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Options, String> {
+        let mut server = None;
+        let mut module_dir = None;
+        let mut wasm_raw = None;
+        let mut wasm_gzipped = None;
+        let mut report = None;
+        let mut command = "cargo xtask bench".to_owned();
+        let mut quick = false;
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let mut value = || {
+                args.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{arg} needs a value"))
+            };
+            let bytes = |text: String| {
+                text.parse::<u64>()
+                    .map_err(|_| format!("{arg} takes a number of bytes, not {text:?}"))
+            };
+            match arg.as_str() {
+                "--server" => server = Some(PathBuf::from(value()?)),
+                "--module-dir" => module_dir = Some(PathBuf::from(value()?)),
+                "--wasm-raw" => wasm_raw = Some(bytes(value()?)?),
+                "--wasm-gzipped" => wasm_gzipped = Some(bytes(value()?)?),
+                "--report" => report = Some(PathBuf::from(value()?)),
+                "--command" => command = value()?,
+                "--quick" => quick = true,
+                other => return Err(format!("unknown option {other}")),
+            }
+        }
+        Ok(Options {
+            server: server.ok_or("--server is required")?,
+            module_dir: module_dir.ok_or("--module-dir is required")?,
+            wasm_raw: wasm_raw.ok_or("--wasm-raw is required")?,
+            wasm_gzipped: wasm_gzipped.ok_or("--wasm-gzipped is required")?,
+            report,
+            command,
+            quick,
+        })
+    }
+}
+
+/// The counts of one run.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    one: Counts,
+    many: Counts,
+    pings: Counts,
+    browser: browser::BrowserCounts,
+    flood: memory::Flood,
+}
+
+impl Plan {
+    fn new(quick: bool) -> Plan {
+        let scale = if quick { 10 } else { 1 };
+        let counts = |warmup: u64, measured: u64, limit_s: u64| Counts {
+            warmup: warmup / scale,
+            measured: measured / scale,
+            limit: Duration::from_secs(limit_s / scale),
+        };
+        Plan {
+            one: counts(500, 5_000, 20),
+            many: counts(50, 500, 20),
+            pings: counts(200, 2_000, 10),
+            browser: browser::BrowserCounts {
+                page_loads: 11,
+                rolls: Counts {
+                    warmup: 20,
+                    measured: 300 / scale,
+                    limit: Duration::from_secs(20 / scale),
+                },
+            },
+            flood: memory::Flood {
+                clients: CLIENTS,
+                requests: 100_000 / scale,
+                timeout_every: 10,
+            },
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(echo::SUBCOMMAND) {
+        return echo::serve_main();
+    }
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let options = match Options::parse(&args) {
+        Ok(options) => options,
+        Err(error) => {
+            eprint!("gold-box-bench: {error}\n{USAGE}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("gold-box-bench: cannot start tokio: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        tokio::time::timeout(RUN_TIMEOUT, run(&options))
+            .await
+            .unwrap_or_else(|_| Err(format!("the run took longer than {RUN_TIMEOUT:?}").into()))
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("gold-box-bench: error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn step(text: &str) {
+    println!("bench: {text}");
+}
+
+async fn run(options: &Options) -> BenchResult {
+    let started = Instant::now();
+    let plan = Plan::new(options.quick);
+    let (binary, dist) = (&options.server, &options.module_dir);
+    let machine = machine::Machine::describe();
+    let date = machine::utc_now();
+    let load_start = machine::load_average();
+
+    step("floor: tokio-tungstenite echo server");
+    let echo_server = echo::start().await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let echo_idle_rss = echo_server.rss_bytes()?;
+    let floor_one = echo::measure(&echo_server, 1, plan.one).await?.summary();
+    let floor_many = echo::measure(&echo_server, CLIENTS, plan.many)
+        .await?
+        .summary();
+    drop(echo_server);
+
+    step("(c) ping while an AI turn is busy, with idle references");
+    let busy = busy::measure(binary, dist, plan.pings).await?;
+
+    step("(a) roll round trip over the WebSocket");
+    let none: &[String] = &[];
+    let ws_one = rolls::measure(binary, dist, 1, Transport::WebSocket, plan.one, none).await?;
+    let ws_many =
+        rolls::measure(binary, dist, CLIENTS, Transport::WebSocket, plan.many, none).await?;
+    step("(b) roll round trip through POST /api/roll-result");
+    let http_one = rolls::measure(binary, dist, 1, Transport::Http, plan.one, none).await?;
+    let http_many = rolls::measure(binary, dist, CLIENTS, Transport::Http, plan.many, none).await?;
+
+    step("(d, f) the module in headless Chromium");
+    let browser = browser::measure(binary, dist, plan.browser).await?;
+
+    step("(e) server memory around a flood of roll requests (waits for the sweep)");
+    let memory = memory::measure(binary, dist, plan.flood).await?;
+
+    let results = report::Results {
+        machine,
+        date,
+        load_start,
+        load_end: machine::load_average(),
+        command: options.command.clone(),
+        quick: options.quick,
+        duration: started.elapsed(),
+        clients: CLIENTS,
+        floor_one,
+        floor_many,
+        echo_idle_rss,
+        busy,
+        ws_one,
+        ws_many,
+        http_one,
+        http_many,
+        browser,
+        memory,
+        wasm_raw: options.wasm_raw,
+        wasm_gzipped: options.wasm_gzipped,
+    };
+    let markdown = results.markdown();
+    println!("\n{markdown}");
+    match (&options.report, options.quick) {
+        (Some(path), false) => {
+            std::fs::write(path, &markdown)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            step(&format!("report written to {}", path.display()));
+        }
+        (Some(path), true) => step(&format!(
+            "a --quick run does not write {}; run without --quick for the reference figures",
+            path.display()
+        )),
+        (None, _) => {}
+    }
+    Ok(())
+}
