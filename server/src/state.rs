@@ -97,7 +97,9 @@ impl AppState {
 fn instance_id() -> String {
     let mut bytes = [0u8; 4];
     if getrandom::fill(&mut bytes).is_err() {
-        bytes = crate::now_ms().to_le_bytes()[..4].try_into().unwrap_or_default();
+        bytes = crate::now_ms().to_le_bytes()[..4]
+            .try_into()
+            .unwrap_or_default();
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
