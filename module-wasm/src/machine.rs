@@ -1001,6 +1001,18 @@ mod tests {
         }]
     }
 
+    /// The server asks for `id` and Foundry's dice answer with `total`.
+    fn roll_and_finish(machine: &mut Machine, id: &str, total: f64) -> Vec<Command> {
+        machine.handle(execute_roll(id), NOW);
+        machine.handle(
+            Input::Rolled {
+                request_id: id.into(),
+                results: outcome(total),
+            },
+            NOW,
+        )
+    }
+
     fn roll_ack(id: &str, status: &str) -> Input {
         Input::SocketText(format!(
             r#"{{"type":"roll_ack","request_id":"{id}","data":{{"status":"{status}"}}}}"#
@@ -1068,14 +1080,7 @@ mod tests {
     #[test]
     fn a_repeated_execute_roll_resends_the_stored_outcome() {
         let mut machine = connected_machine();
-        machine.handle(execute_roll("roll-1"), NOW);
-        machine.handle(
-            Input::Rolled {
-                request_id: "roll-1".into(),
-                results: outcome(12.0),
-            },
-            NOW,
-        );
+        roll_and_finish(&mut machine, "roll-1", 12.0);
         let again = machine.handle(execute_roll("roll-1"), NOW + 100);
         let frames = sent(&again);
         assert_eq!(frames.len(), 1);
@@ -1110,14 +1115,7 @@ mod tests {
     #[test]
     fn a_closed_socket_sends_waiting_results_over_http_with_the_token() {
         let mut machine = connected_machine();
-        machine.handle(execute_roll("roll-1"), NOW);
-        machine.handle(
-            Input::Rolled {
-                request_id: "roll-1".into(),
-                results: outcome(9.0),
-            },
-            NOW,
-        );
+        roll_and_finish(&mut machine, "roll-1", 9.0);
         let commands = machine.handle(
             Input::SocketClosed {
                 code: 1006,
@@ -1152,14 +1150,7 @@ mod tests {
     #[test]
     fn a_failed_post_is_sent_again_after_the_reconnect() {
         let mut machine = connected_machine();
-        machine.handle(execute_roll("roll-1"), NOW);
-        machine.handle(
-            Input::Rolled {
-                request_id: "roll-1".into(),
-                results: outcome(9.0),
-            },
-            NOW,
-        );
+        roll_and_finish(&mut machine, "roll-1", 9.0);
         machine.handle(
             Input::SocketClosed {
                 code: 1006,
@@ -1232,14 +1223,7 @@ mod tests {
     #[test]
     fn a_result_past_its_deadline_leaves_the_outbox() {
         let mut machine = connected_machine();
-        machine.handle(execute_roll("roll-1"), NOW);
-        machine.handle(
-            Input::Rolled {
-                request_id: "roll-1".into(),
-                results: outcome(9.0),
-            },
-            NOW,
-        );
+        roll_and_finish(&mut machine, "roll-1", 9.0);
         let commands = machine.handle(
             Input::Timer(TimerKind::RollDeadline("roll-1".into())),
             NOW + 30_000,
@@ -1422,14 +1406,7 @@ mod tests {
     #[test]
     fn stopping_while_a_result_waits_for_its_ack_sends_it_over_http() {
         let mut machine = connected_machine();
-        machine.handle(execute_roll("roll-1"), NOW);
-        machine.handle(
-            Input::Rolled {
-                request_id: "roll-1".into(),
-                results: outcome(9.0),
-            },
-            NOW,
-        );
+        roll_and_finish(&mut machine, "roll-1", 9.0);
         let commands = machine.stop();
         assert!(
             commands.iter().any(|c| matches!(c, Command::PostRollResult { request_id, .. } if request_id == "roll-1")),
