@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use gold_box_server::{Config, spawn};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -32,20 +32,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let url = server.public_url().to_owned();
-    println!(
-        "Gold Box server {} listening on {}",
-        gold_box_server::SERVER_VERSION,
-        server.addr()
-    );
-    if server.module_loaded() {
-        println!("Manifest URL: {url}/module.json");
-    } else {
-        println!("Manifest URL: (module not packaged: run `cargo xtask package`)");
-    }
-    println!("Server URL:   {url}");
-    println!("Token:        {}", server.token());
-    println!("Admin token:  {}", server.admin_token());
+    print_connection_details(&server);
 
     let stopper = server.stopper();
     tokio::spawn(async move {
@@ -83,4 +70,26 @@ async fn wait_for_signal() {
     {
         let _ = ctrl_c.await;
     }
+}
+
+/// What the GM needs, on stdout. A closed stdout (a supervisor that read the first line
+/// and went away) must not stop the server, so write errors are ignored.
+fn print_connection_details(server: &gold_box_server::ServerHandle) {
+    let url = server.public_url();
+    let manifest = if server.module_loaded() {
+        format!("{url}/module.json")
+    } else {
+        "(module not packaged: run `cargo xtask package`)".to_owned()
+    };
+    let text = format!(
+        "Gold Box server {} listening on {}\nManifest URL: {manifest}\nServer URL:   {url}\nToken:        {}\nAdmin token:  {}\n",
+        gold_box_server::SERVER_VERSION,
+        server.addr(),
+        server.token(),
+        server.admin_token()
+    );
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
 }

@@ -140,3 +140,37 @@ fn every_option_is_in_the_readme_configuration_table() {
     }
     assert!(checked >= 30, "only {checked} options found in --help");
 }
+
+/// A supervisor may read the first line and close the pipe: the server goes on serving.
+#[test]
+fn a_closed_stdout_does_not_stop_the_server() {
+    let dir = std::env::temp_dir().join(format!("gold-box-cli-stdout-{}", std::process::id()));
+    let mut child = Command::new(BINARY)
+        .args([
+            "--port",
+            "0",
+            "--module-dir",
+            "/nonexistent",
+            "--token",
+            "t1",
+            "--admin-token",
+            "a1",
+        ])
+        .arg("--data-dir")
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("first line");
+    assert!(first.contains("listening on 127.0.0.1:"), "{first}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let still_running = child.try_wait().expect("status").is_none();
+    child.kill().ok();
+    child.wait().ok();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(still_running, "the server stopped when its stdout closed");
+}

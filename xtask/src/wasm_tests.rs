@@ -57,10 +57,13 @@ fn start_server(page_origin: &str) -> Result<TestServer, String> {
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
     let stdout = child.stdout.take().ok_or("the server has no stdout")?;
+    let mut reader = BufReader::new(stdout);
     let mut first_line = String::new();
-    BufReader::new(stdout)
+    reader
         .read_line(&mut first_line)
         .map_err(|e| format!("cannot read the server's first line: {e}"))?;
+    // Keep reading, so the server never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let address = first_line
         .split_whitespace()
         .last()
