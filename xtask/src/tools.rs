@@ -37,7 +37,7 @@ fn ensure_wasm_pack() -> Result<(), String> {
     }
     step(&format!(
         "installing wasm-pack {WASM_PACK_VERSION} (cargo install; a few minutes, once). \
-         Its first build then compiles the matching wasm-bindgen from crates.io (about 8 minutes, once)"
+         Its first build then compiles the matching wasm-bindgen from crates.io (a few minutes, once)"
     ));
     run(
         "cargo",
