@@ -100,10 +100,6 @@ impl Outbox {
         self.slots.is_empty()
     }
 
-    pub fn ids(&self) -> Vec<String> {
-        self.slots.keys().cloned().collect()
-    }
-
     /// Adds an entry and starts its delivery.
     pub fn add(&mut self, entry: OutboxEntry, socket_open: bool) -> Step {
         let id = entry.request_id.clone();
@@ -191,15 +187,6 @@ impl Outbox {
     pub fn remove(&mut self, request_id: &str) -> Option<OutboxEntry> {
         self.slots.remove(request_id).map(|s| s.entry)
     }
-
-    /// Entries whose deadline has passed at `now_ms`.
-    pub fn expired(&self, now_ms: u64) -> Vec<String> {
-        self.slots
-            .iter()
-            .filter(|(_, slot)| slot.entry.deadline_ms <= now_ms)
-            .map(|(id, _)| id.clone())
-            .collect()
-    }
 }
 
 /// Whether an HTTP status from `POST /api/roll-result` is the server's answer about the
@@ -285,11 +272,9 @@ mod tests {
     }
 
     #[test]
-    fn entries_leave_only_when_answered_or_expired() {
+    fn an_answered_entry_leaves_and_its_late_timer_does_nothing() {
         let mut outbox = Outbox::default();
         outbox.add(entry("r1"), true);
-        assert_eq!(outbox.expired(29_999), Vec::<String>::new());
-        assert_eq!(outbox.expired(30_000), vec!["r1".to_owned()]);
         assert!(outbox.remove("r1").is_some());
         assert!(outbox.is_empty());
         assert_eq!(

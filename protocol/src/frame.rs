@@ -143,15 +143,6 @@ impl ClientMessage {
         matches!(self, Self::RollResult(_) | Self::ChatRequest(_))
     }
 
-    /// Whether the server handles this message inline on the connection's reader
-    /// (the fast path) rather than off it.
-    pub fn is_fast_path(&self) -> bool {
-        matches!(
-            self,
-            Self::Ping(_) | Self::RollResult(_) | Self::SettingsSync(_) | Self::CombatState(_)
-        )
-    }
-
     fn check_ranges(&self) -> Result<(), FrameError> {
         match self {
             Self::SettingsSync(sync) => {

@@ -124,22 +124,6 @@ impl Clients {
             .subscribe()
     }
 
-    /// How many clients have a live connection.
-    pub fn connected_count(&self) -> usize {
-        self.lock()
-            .values()
-            .filter(|r| r.connection.is_some())
-            .count()
-    }
-
-    /// Every live connection (for shutdown).
-    pub fn connections(&self) -> Vec<Connection> {
-        self.lock()
-            .values()
-            .filter_map(|r| r.connection.clone())
-            .collect()
-    }
-
     /// Sends turn output to the client's socket, or keeps it for the client's return
     /// while the socket is gone (at most `max_backlog` frames, in order).
     pub fn deliver(
