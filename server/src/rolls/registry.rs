@@ -65,9 +65,10 @@ struct Tombstone {
 #[derive(Debug, Default)]
 struct Inner {
     pending: HashMap<String, Pending>,
-    tombstones: HashMap<String, Tombstone>,
+    /// Keyed by the same shared id the `order` queue holds: one allocation per id.
+    tombstones: HashMap<Arc<str>, Tombstone>,
     /// Tombstone ids, oldest first, with the time each was laid.
-    order: VecDeque<(Instant, String)>,
+    order: VecDeque<(Instant, Arc<str>)>,
 }
 
 /// How a result was taken.
@@ -334,10 +335,11 @@ impl RollRegistry {
         ended: Ended,
         now: Instant,
     ) {
+        let id: Arc<str> = Arc::from(request_id);
         inner
             .tombstones
-            .insert(request_id.to_owned(), Tombstone { client_id, ended });
-        inner.order.push_back((now, request_id.to_owned()));
+            .insert(id.clone(), Tombstone { client_id, ended });
+        inner.order.push_back((now, id));
         self.prune(inner, now);
     }
 
