@@ -46,6 +46,7 @@ pub async fn connect(server: &ServerProcess, client_id: &str) -> BenchResult<Ws>
             name: "Benchmark GM".into(),
             is_gm: true,
         },
+        resume: None,
     }));
     send(&mut ws, &connect).await?;
     match next_frame(&mut ws).await?.message {

@@ -263,6 +263,7 @@ impl Machine {
             protocol: PROTOCOL_VERSION,
             world: config.world.clone(),
             user: config.user.clone(),
+            resume: None,
         });
         self.send(ClientFrame::new(connect), commands);
     }

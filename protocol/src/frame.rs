@@ -22,6 +22,10 @@ pub struct RawFrame<D> {
     pub request_id: Option<String>,
     #[serde(default)]
     pub timestamp: Option<u64>,
+    /// The delivery sequence number of a session frame (server → client only; see
+    /// "Resumable delivery" in docs/PROTOCOL.md). Ignored on client frames.
+    #[serde(default)]
+    pub seq: Option<u64>,
     #[serde(default)]
     pub data: Option<D>,
 }
@@ -108,6 +112,8 @@ message_enum! {
     ClientMessage {
         Connect(Connect) = "connect",
         Ping(Empty) = "ping",
+        /// The client has processed every session frame up to `seq` (fast path, no reply).
+        Ack(Ack) = "ack",
         SettingsSync(SettingsSync) = "settings_sync",
         RollResult(RollResult) = "roll_result",
         /// A free-form combat snapshot (fast path, no reply).
@@ -153,6 +159,11 @@ impl ClientMessage {
                 "settings_revision",
                 request.settings_revision,
             ),
+            Self::Ack(ack) => within_safe_range("ack", "seq", ack.seq),
+            Self::Connect(Connect {
+                resume: Some(resume),
+                ..
+            }) => within_safe_range("connect", "resume.last_seq", resume.last_seq),
             _ => Ok(()),
         }
     }
@@ -189,18 +200,26 @@ macro_rules! frame_type {
             pub request_id: Option<String>,
             /// Milliseconds since the Unix epoch, set by the sender; informational only.
             pub timestamp: Option<u64>,
+            /// The delivery sequence number of a session frame (set by the server only).
+            pub seq: Option<u64>,
             pub message: $message,
         }
 
         impl $frame {
             /// A frame without `request_id` or `timestamp`.
             pub fn new(message: $message) -> Self {
-                Self { request_id: None, timestamp: None, message }
+                Self { request_id: None, timestamp: None, seq: None, message }
             }
 
             /// The same frame, carrying this `request_id`.
             pub fn with_request_id(mut self, request_id: impl Into<String>) -> Self {
                 self.request_id = Some(request_id.into());
+                self
+            }
+
+            /// The same frame, numbered `seq` in its client's session stream.
+            pub fn with_seq(mut self, seq: u64) -> Self {
+                self.seq = Some(seq);
                 self
             }
 
@@ -221,8 +240,11 @@ macro_rules! frame_type {
                 if let Some(timestamp) = raw.timestamp {
                     within_safe_range(type_name, "timestamp", timestamp)?;
                 }
+                if let Some(seq) = raw.seq {
+                    within_safe_range(type_name, "seq", seq)?;
+                }
                 message.check_ranges()?;
-                Ok(Self { request_id: raw.request_id, timestamp: raw.timestamp, message })
+                Ok(Self { request_id: raw.request_id, timestamp: raw.timestamp, seq: raw.seq, message })
             }
         }
 
@@ -232,6 +254,9 @@ macro_rules! frame_type {
                 map.serialize_entry("type", self.message.type_name())?;
                 if let Some(request_id) = &self.request_id {
                     map.serialize_entry("request_id", request_id)?;
+                }
+                if let Some(seq) = self.seq {
+                    map.serialize_entry("seq", &seq)?;
                 }
                 self.message.serialize_data(&mut map)?;
                 if let Some(timestamp) = self.timestamp {

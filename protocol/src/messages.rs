@@ -42,6 +42,38 @@ pub struct Connect {
     pub protocol: u32,
     pub world: WorldInfo,
     pub user: UserInfo,
+    /// Present when the client takes part in resumable delivery: where its record of
+    /// the session stream ends. Absent: today's behaviour (see docs/PROTOCOL.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<ResumeFrom>,
+}
+
+/// `connect.resume`: the last session frame the client processed, and from which server
+/// start it came.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeFrom {
+    /// The `connected.instance` of the server the client last heard from; `None` on a
+    /// first connect. A `last_seq` from another instance means nothing to this one.
+    #[serde(default)]
+    pub instance: Option<String>,
+    /// The highest `seq` the client has processed from that instance (0: none).
+    pub last_seq: u64,
+}
+
+/// `connected.resume`: what the server does with a resuming client's record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resumed {
+    /// Session frames the client had not processed, replayed right after `connected`.
+    pub replayed: u64,
+    /// Session frames the client had not processed that the server no longer keeps
+    /// (over the bound or past their time); the client cannot get them back.
+    pub missed: u64,
+}
+
+/// `ack`: the client has processed every session frame up to and including `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub seq: u64,
 }
 
 /// `connected`: the server's answer to a good `connect`.
@@ -58,6 +90,9 @@ pub struct Connected {
     /// server restarted, and that a turn it was following will not finish.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
+    /// The answer to `connect.resume`; absent when the client did not ask to resume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<Resumed>,
 }
 
 /// `settings_sync`: the Gold Box settings as they are now, with a revision that grows.

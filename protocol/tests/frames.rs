@@ -34,25 +34,53 @@ fn outcome_d20() -> RollOutcome {
     }
 }
 
+fn connect_example(resume: Option<ResumeFrom>) -> ClientFrame {
+    ClientFrame::new(ClientMessage::Connect(Connect {
+        client_id: "gb-u1-k3x9".into(),
+        token: "s3cret".into(),
+        protocol: 1,
+        world: WorldInfo {
+            id: "w1".into(),
+            title: "Lost Mine".into(),
+            system: "dnd5e".into(),
+        },
+        user: UserInfo {
+            id: "u1".into(),
+            name: "Gamemaster".into(),
+            is_gm: true,
+        },
+        resume,
+    }))
+}
+
+fn connected_example(resume: Option<Resumed>) -> ServerFrame {
+    ServerFrame::new(ServerMessage::Connected(Connected {
+        client_id: "gb-u1-k3x9".into(),
+        server_version: "0.1.0".into(),
+        protocol: 1,
+        heartbeat_ms: 15_000,
+        roll_timeout_ms: 30_000,
+        instance: Some("5f0c2a9e".into()),
+        resume,
+    }))
+}
+
 fn client_examples() -> Vec<(&'static str, ClientFrame)> {
     vec![
         (
             r#"{"type":"connect","data":{"client_id":"gb-u1-k3x9","token":"s3cret","protocol":1,"world":{"id":"w1","title":"Lost Mine","system":"dnd5e"},"user":{"id":"u1","name":"Gamemaster","is_gm":true}}}"#,
-            ClientFrame::new(ClientMessage::Connect(Connect {
-                client_id: "gb-u1-k3x9".into(),
-                token: "s3cret".into(),
-                protocol: 1,
-                world: WorldInfo {
-                    id: "w1".into(),
-                    title: "Lost Mine".into(),
-                    system: "dnd5e".into(),
-                },
-                user: UserInfo {
-                    id: "u1".into(),
-                    name: "Gamemaster".into(),
-                    is_gm: true,
-                },
+            connect_example(None),
+        ),
+        (
+            r#"{"type":"connect","data":{"client_id":"gb-u1-k3x9","token":"s3cret","protocol":1,"world":{"id":"w1","title":"Lost Mine","system":"dnd5e"},"user":{"id":"u1","name":"Gamemaster","is_gm":true},"resume":{"instance":"5f0c2a9e","last_seq":41}}}"#,
+            connect_example(Some(ResumeFrom {
+                instance: Some("5f0c2a9e".into()),
+                last_seq: 41,
             })),
+        ),
+        (
+            r#"{"type":"ack","data":{"seq":42}}"#,
+            ClientFrame::new(ClientMessage::Ack(Ack { seq: 42 })),
         ),
         (
             r#"{"type":"ping","request_id":"ping-1","data":{},"timestamp":1764216000000}"#,
@@ -154,13 +182,13 @@ fn server_examples() -> Vec<(&'static str, ServerFrame)> {
     vec![
         (
             r#"{"type":"connected","data":{"client_id":"gb-u1-k3x9","server_version":"0.1.0","protocol":1,"heartbeat_ms":15000,"roll_timeout_ms":30000,"instance":"5f0c2a9e"}}"#,
-            ServerFrame::new(ServerMessage::Connected(Connected {
-                client_id: "gb-u1-k3x9".into(),
-                server_version: "0.1.0".into(),
-                protocol: 1,
-                heartbeat_ms: 15_000,
-                roll_timeout_ms: 30_000,
-                instance: Some("5f0c2a9e".into()),
+            connected_example(None),
+        ),
+        (
+            r#"{"type":"connected","data":{"client_id":"gb-u1-k3x9","server_version":"0.1.0","protocol":1,"heartbeat_ms":15000,"roll_timeout_ms":30000,"instance":"5f0c2a9e","resume":{"replayed":2,"missed":0}}}"#,
+            connected_example(Some(Resumed {
+                replayed: 2,
+                missed: 0,
             })),
         ),
         (
@@ -241,6 +269,28 @@ fn server_examples() -> Vec<(&'static str, ServerFrame)> {
                 duration_ms: 30_004,
             }))
             .with_request_id("turn-3"),
+        ),
+        (
+            r#"{"type":"chat_response","request_id":"turn-4","seq":42,"data":{"message":{"speaker":"Game Master","content":"The goblin falls.","kind":"narration"}},"timestamp":1764216000000}"#,
+            ServerFrame::new(ServerMessage::ChatResponse(ChatResponse {
+                message: AiMessage {
+                    speaker: "Game Master".into(),
+                    content: "The goblin falls.".into(),
+                    kind: AiMessageKind::Narration,
+                },
+            }))
+            .with_request_id("turn-4")
+            .with_seq(42)
+            .with_timestamp(1_764_216_000_000),
+        ),
+        (
+            r#"{"type":"error","request_id":"turn-5","seq":43,"data":{"code":"AI_BUSY","message":"the AI is taking another turn (turn-4)"}}"#,
+            ServerFrame::new(ServerMessage::Error(ErrorData {
+                code: ErrorCode::AiBusy,
+                message: "the AI is taking another turn (turn-4)".into(),
+            }))
+            .with_request_id("turn-5")
+            .with_seq(43),
         ),
     ]
 }

@@ -55,6 +55,7 @@ pub fn error_frame(
     ServerFrame {
         request_id,
         timestamp: Some(crate::now_ms()),
+        seq: None,
         message: ServerMessage::Error(ErrorData {
             code,
             message: message.into(),

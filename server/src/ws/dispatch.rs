@@ -55,6 +55,7 @@ impl Session {
         self.send(ServerFrame {
             request_id,
             timestamp: Some(crate::now_ms()),
+            seq: None,
             message,
         });
     }
@@ -82,6 +83,8 @@ pub fn handle(session: &Session, decoded: Decoded) {
             request_id,
         ),
         ClientMessage::Ping(Empty {}) => session.reply(request_id, ServerMessage::Pong(Empty {})),
+        // Session frames are not kept for acknowledgement yet: an ack changes nothing.
+        ClientMessage::Ack(_) => {}
         ClientMessage::SettingsSync(sync) => settings_sync(session, request_id, sync),
         ClientMessage::RollResult(result) => roll_result(session, request_id, result),
         ClientMessage::CombatState(state) => session

@@ -130,6 +130,7 @@ pub async fn perform(
         heartbeat_ms: state.config.heartbeat_ms,
         roll_timeout_ms: state.config.roll_timeout_ms,
         instance: Some(state.instance.clone()),
+        resume: None,
     }))
     .with_timestamp(crate::now_ms());
     outbound
