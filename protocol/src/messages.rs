@@ -29,8 +29,8 @@ pub struct UserInfo {
     pub is_gm: bool,
 }
 
-/// `connect`: the client's first frame.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `connect`: the client's first frame. Its `Debug` rendering hides the token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Connect {
     /// `gb-<userId>-<random>`, kept in browser storage so it survives a reload.
     pub client_id: String,
@@ -46,6 +46,19 @@ pub struct Connect {
     /// the session stream ends. Absent: today's behaviour (see docs/PROTOCOL.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<ResumeFrom>,
+}
+
+impl std::fmt::Debug for Connect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connect")
+            .field("client_id", &self.client_id)
+            .field("token", &"***")
+            .field("protocol", &self.protocol)
+            .field("world", &self.world)
+            .field("user", &self.user)
+            .field("resume", &self.resume)
+            .finish()
+    }
 }
 
 /// `connect.resume`: the last session frame the client processed, and from which server

@@ -455,3 +455,10 @@ fn the_documented_metrics_json_is_the_metrics_type() {
         serde_json::from_value(documented.clone()).expect("decodes as MetricsSnapshot");
     assert_eq!(serde_json::to_value(&typed).expect("encode"), documented);
 }
+
+#[test]
+fn the_token_never_appears_in_a_connect_debug_rendering() {
+    let printed = format!("{:?}", connect_example(None));
+    assert!(!printed.contains("s3cret"), "{printed}");
+    assert!(printed.contains("gb-u1-k3x9"), "{printed}");
+}

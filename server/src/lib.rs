@@ -10,6 +10,7 @@ pub mod ai_lock;
 pub mod clients;
 pub mod config;
 pub mod http;
+pub mod link;
 pub mod metrics;
 pub mod module_package;
 pub mod rolls;
@@ -45,6 +46,18 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// `start + after`, or a moment about thirty years on when that would overflow: a
+/// deadline computed from any option or request field never panics.
+pub fn deadline_after(
+    start: tokio::time::Instant,
+    after: std::time::Duration,
+) -> tokio::time::Instant {
+    const FAR_FUTURE: std::time::Duration = std::time::Duration::from_secs(86_400 * 365 * 30);
+    start
+        .checked_add(after)
+        .unwrap_or_else(|| start + FAR_FUTURE)
+}
+
 /// A running server.
 #[derive(Debug)]
 pub struct ServerHandle {
@@ -78,6 +91,11 @@ impl ServerHandle {
         self.secrets.client.expose()
     }
 
+    /// Both tokens, with where each came from.
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
     /// The token for `/metrics` and `/api/metrics`.
     pub fn admin_token(&self) -> &str {
         self.secrets.admin.expose()
@@ -105,6 +123,18 @@ impl ServerHandle {
             self.state.rolls.pending_count(),
             self.state.rolls.tombstone_count(),
         )
+    }
+
+    /// Client records held (live, with a running turn or kept output, or gone less than
+    /// `--client-ttl-ms` ago).
+    pub fn client_record_count(&self) -> usize {
+        self.state.clients.record_count()
+    }
+
+    /// Runs the periodic clean-up now (kept output past its TTL, records of clients
+    /// gone), as the housekeeping task does every few seconds.
+    pub fn sweep_now(&self) -> (usize, usize) {
+        self.state.clients.sweep()
     }
 
     /// Stops accepting, closes every socket with 1001 and waits for the server to end.
@@ -201,14 +231,17 @@ pub async fn spawn(config: Config) -> Result<ServerHandle, StartError> {
     })
 }
 
-/// Serves `state`'s application on `listener` until `stopped` turns true.
+/// Serves `state`'s application on `listener` until `stopped` turns true, then stops
+/// cleanly: every waiting roll fails with "the server is shutting down", every running
+/// turn reports its end to its client, every socket writes what it has queued and closes
+/// with 1001, all within `--shutdown-grace-ms` (twice: turns, then sockets).
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
 ) -> io::Result<()> {
     tokio::spawn(housekeeping(state.clone(), stopped.clone()));
-    let router = app(state);
+    let router = app(state.clone());
     // Without TCP_NODELAY, a frame written right after another (a roll_ack, then the
     // next execute_roll) waits ~40 ms for the peer's delayed ACK.
     let listener = listener.tap_io(|tcp| {
@@ -216,27 +249,62 @@ pub async fn run(
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router)
+    let mut stop = stopped.clone();
+    let served = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
+            let _ = stop.wait_for(|stop| *stop).await;
         })
-        .await
+        .await;
+    stop_cleanly(&state).await;
+    served
 }
 
-/// How often expired tombstones and stale turn output are swept away.
+/// The second half of a stop, after the listener closed (see [`run`]).
+async fn stop_cleanly(state: &AppState) {
+    let grace = state.config.shutdown_grace();
+    state.rolls.fail_all(rolls::RollFailure::ShuttingDown);
+    state.turn_tasks.close();
+    if tokio::time::timeout(grace, state.turn_tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            turns = state.turn_tasks.len(),
+            "turns still running at the end of the grace time"
+        );
+    }
+    state.closing_connections.cancel();
+    state.connection_tasks.close();
+    if tokio::time::timeout(grace, state.connection_tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            connections = state.connection_tasks.len(),
+            "connections still open at the end of the grace time"
+        );
+    }
+    tracing::info!("stopped");
+}
+
+/// How often expired tombstones, stale kept output and records of clients that have
+/// gone are swept away.
 const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Periodic clean-up, and at shutdown: every waiting roll fails with the reason, so
-/// every turn ends and reports it.
+/// Periodic clean-up until the server stops.
 async fn housekeeping(state: Arc<AppState>, mut stopped: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(HOUSEKEEPING_INTERVAL);
     loop {
         tokio::select! {
             _ = tick.tick() => {
                 state.rolls.tombstone_count();
-                state.clients.drop_stale_backlogs(state.config.turn_output_ttl());
+                let (dropped, evicted) = state.clients.sweep();
+                if dropped > 0 || evicted > 0 {
+                    tracing::debug!(dropped, evicted, "swept kept output and client records");
+                }
             }
             _ = stopped.wait_for(|stop| *stop) => {
+                // Waiting rolls fail at once, so the turns waiting on them end and report.
                 state.rolls.fail_all(rolls::RollFailure::ShuttingDown);
                 return;
             }

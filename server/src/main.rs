@@ -2,6 +2,7 @@
 //! SIGINT or SIGTERM.
 
 use clap::Parser;
+use gold_box_server::secrets::TokenSource;
 use gold_box_server::{Config, spawn};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -25,6 +26,15 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 
+    // The handlers are installed before anything is printed: a stop that comes as soon as
+    // the banner is out must still be a clean one, not the signal's default (exit at once).
+    let stop_signal = match StopSignal::install() {
+        Ok(signal) => signal,
+        Err(error) => {
+            eprintln!("gold-box-server: cannot listen for SIGINT/SIGTERM: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let server = match spawn(config).await {
         Ok(server) => server,
         Err(error) => {
@@ -36,7 +46,7 @@ async fn main() -> ExitCode {
 
     let stopper = server.stopper();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        stop_signal.received().await;
         tracing::info!("shutting down");
         let _ = stopper.send(true);
     });
@@ -49,31 +59,47 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGINT and SIGTERM, listened for from the moment it is installed.
+struct StopSignal {
     #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignal {
+    #[cfg(unix)]
+    fn install() -> std::io::Result<StopSignal> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(StopSignal {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn install() -> std::io::Result<StopSignal> {
+        Ok(StopSignal {})
+    }
+
+    #[cfg(unix)]
+    async fn received(mut self) {
         tokio::select! {
-            _ = ctrl_c => {}
-            _ = terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
         }
     }
+
     #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+    async fn received(self) {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
-/// What the GM needs, on stdout. A closed stdout (a supervisor that read the first line
-/// and went away) must not stop the server, so write errors are ignored.
+/// What the GM needs, on stdout. A token is printed only when this start generated it;
+/// a kept or configured one is named by where it lives, so that restarts under a service
+/// manager do not copy it into a log. A closed stdout (a supervisor that read the first
+/// line and went away) must not stop the server, so write errors are ignored.
 fn print_connection_details(server: &gold_box_server::ServerHandle) {
     let url = server.public_url();
     let manifest = if server.module_loaded() {
@@ -81,15 +107,32 @@ fn print_connection_details(server: &gold_box_server::ServerHandle) {
     } else {
         "(module not packaged: run `cargo xtask package`)".to_owned()
     };
+    let secrets = server.secrets();
     let text = format!(
         "Gold Box server {} listening on {}\nManifest URL: {manifest}\nServer URL:   {url}\nToken:        {}\nAdmin token:  {}\n",
         gold_box_server::SERVER_VERSION,
         server.addr(),
-        server.token(),
-        server.admin_token()
+        shown(
+            &secrets.client_source,
+            secrets.client.expose(),
+            "--token / GOLD_BOX_TOKEN"
+        ),
+        shown(
+            &secrets.admin_source,
+            secrets.admin.expose(),
+            "--admin-token / GOLD_BOX_ADMIN_TOKEN"
+        ),
     );
     let mut stdout = std::io::stdout().lock();
     let _ = stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush());
+}
+
+fn shown(source: &TokenSource, token: &str, option: &str) -> String {
+    match source {
+        TokenSource::Generated(_) => token.to_owned(),
+        TokenSource::Kept(path) => format!("kept in {}", path.display()),
+        TokenSource::Configured => format!("as configured ({option})"),
+    }
 }

@@ -11,6 +11,8 @@ use crate::secrets::Secrets;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// The server's shared state. Handlers get it as `State<Arc<AppState>>`.
 #[derive(Debug)]
@@ -38,6 +40,14 @@ pub struct AppState {
     pub instance: String,
     /// Flips to `true` when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
+    /// Every running AI turn, so that a stop waits for each to report its end.
+    pub turn_tasks: TaskTracker,
+    /// Every connection task, so that a stop waits for each socket to be closed
+    /// (axum's graceful shutdown does not wait for upgraded WebSockets).
+    pub connection_tasks: TaskTracker,
+    /// Cancelled once the turns have reported their end at a stop: every connection
+    /// then writes what it has queued and closes with 1001.
+    pub closing_connections: CancellationToken,
     next_connection_id: AtomicU64,
 }
 
@@ -58,7 +68,7 @@ impl AppState {
             allowed_hosts,
             public_url,
             module,
-            clients: Clients::default(),
+            clients: Clients::new(config.client_limits()),
             ai: Arc::default(),
             rolls: Arc::new(RollRegistry::new(
                 config.roll_tombstone_ttl(),
@@ -67,6 +77,9 @@ impl AppState {
             )),
             metrics: Metrics::new(),
             shutdown,
+            turn_tasks: TaskTracker::new(),
+            connection_tasks: TaskTracker::new(),
+            closing_connections: CancellationToken::new(),
             instance,
             config,
             engine,

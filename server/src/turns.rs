@@ -2,21 +2,24 @@
 //! connection's reader, giving the engine its tools (rolls through the browser, chat
 //! messages), and reporting the end.
 //!
-//! A dropped socket does not end a turn: its output waits in the client's backlog and
-//! an unanswered roll is sent again on reconnect. What ends it is the engine finishing,
-//! a roll deadline, the client staying away longer than the roll timeout, an overflowing
-//! backlog, or the server stopping; in every case the AI slot is freed when the task's
-//! guard drops.
+//! A dropped socket does not end a turn: its output is kept in the client's session
+//! record (see `clients`) and an unanswered roll is sent again on reconnect. What ends it
+//! is the engine finishing (or panicking), a roll deadline, the client staying away
+//! longer than the roll timeout, overflowing kept output, or the server stopping. In
+//! every case the client is told (`ai_turn_complete`), and the AI slot is freed first,
+//! so a client that asks for its next turn on hearing the end is never refused as busy.
 
 use crate::ai::{ToolFailure, ToolFailureKind, TurnOutcome, TurnRequest, TurnTools};
 use crate::ai_lock::{CurrentTurn, TurnGuard};
+use crate::clients::Delivery;
 use crate::rolls::RollFailure;
 use crate::state::AppState;
-use crate::ws::Outbound;
+use futures_util::FutureExt;
 use gold_box_protocol::{
     AiMessage, AiTurnComplete, ChatRequest, ChatResponse, Empty, ExecuteRoll, RollOutcome,
     RollRequest, ServerFrame, ServerMessage, TurnStatus,
 };
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -33,8 +36,9 @@ pub fn start(
 ) -> Result<(), CurrentTurn> {
     let guard = state.ai.try_acquire(client_id, &request_id)?;
     state.metrics.turn_started();
+    state.clients.turn_started(client_id);
     let span = tracing::info_span!("turn", %client_id, %request_id);
-    tokio::spawn(
+    state.turn_tasks.spawn(
         run(
             state.clone(),
             guard,
@@ -86,8 +90,14 @@ async fn run(
         iterations: 0,
         duration_ms: millis(started.elapsed()),
     };
+    let engine = AssertUnwindSafe(state.engine.run_turn(&tools, turn)).catch_unwind();
     let mut outcome = tokio::select! {
-        outcome = state.engine.run_turn(&tools, turn) => outcome,
+        outcome = engine => outcome.unwrap_or_else(|panic| {
+            let reason = panic_message(panic.as_ref());
+            tracing::error!(%reason, "the AI turn panicked");
+            state.metrics.record_error(format!("AI turn panicked: {reason}"));
+            ended_early(&format!("internal error in the AI turn: {reason}"))
+        }),
         () = tools.overflow.notified() => ended_early("output queue full"),
         () = gone_too_long(state.clients.presence(&client_id), state.config.roll_timeout()) => TurnOutcome {
             status: TurnStatus::Timeout,
@@ -99,16 +109,43 @@ async fn run(
         outcome = ended_early("output queue full");
     }
     let duration = started.elapsed();
+    // Free before the client hears of the end: its next chat_request must find the slot free.
+    drop(guard);
+    state.metrics.turn_finished(outcome.status, duration);
     tools.finish(AiTurnComplete {
         status: outcome.status,
         error: outcome.error.clone(),
         iterations: outcome.iterations,
         duration_ms: millis(duration),
     });
-    state.metrics.turn_finished(outcome.status, duration);
-    state.clients.turn_ended(&client_id);
+    state.clients.turn_ended(&client_id, &request_id);
     tracing::info!(status = ?outcome.status, error = ?outcome.error, iterations = outcome.iterations, "AI turn ended");
-    drop(guard);
+}
+
+/// Tells the client its `chat_request` was refused, as a session frame of a turn that
+/// ends as it starts (so a client that resumes hears of it even across a cut).
+pub fn refuse(state: &AppState, client_id: &str, refusal: ServerFrame) {
+    let Some(request_id) = refusal.request_id.clone() else {
+        return;
+    };
+    state.clients.turn_started(client_id);
+    if state
+        .clients
+        .deliver(client_id, &request_id, refusal, state.clients.kept_limit())
+        == Delivery::Full
+    {
+        tracing::warn!(%request_id, "the refusal of a turn could not be kept for the client");
+    }
+    state.clients.turn_ended(client_id, &request_id);
+}
+
+/// The text of a panic's payload (a `&str` or a `String`, as `panic!` makes them).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
 /// Asks `client_id`'s browser to roll and waits for the first valid result or the
@@ -128,9 +165,10 @@ pub async fn request_rolls(
     }))
     .with_request_id(ticket.request_id.clone())
     .with_timestamp(crate::now_ms());
-    // Without a socket the request waits in the registry and is sent on reconnect.
-    if let Some(connection) = state.clients.connection(client_id) {
-        let _ = connection.outbound.try_send(Outbound::Frame(frame));
+    // Without a socket (or with one too slow to take it) the request waits in the
+    // registry and is sent again on reconnect, with the time it has left.
+    if state.clients.send_live(client_id, frame).is_err() {
+        tracing::debug!("no connection took the roll request; it is sent on reconnect");
     }
     ticket.wait().await
 }
@@ -175,32 +213,31 @@ impl TableTools {
             .with_timestamp(crate::now_ms())
     }
 
-    /// Sends turn output, keeping one backlog slot free for `ai_turn_complete`.
+    /// Sends turn output, keeping one slot of kept frames free for `ai_turn_complete`.
     fn send(&self, message: ServerMessage) {
-        let limit = self.state.config.turn_output_queue_frames.saturating_sub(1);
-        if self
-            .state
-            .clients
-            .deliver(&self.client_id, self.frame(message), limit)
-            .is_err()
+        let limit = self.state.clients.kept_limit().saturating_sub(1);
+        if self.deliver(message, limit) == Delivery::Full
             && !self.overflowed.swap(true, Ordering::Relaxed)
         {
-            tracing::warn!("the client's turn output backlog is full; ending the turn");
+            tracing::warn!("the client's kept turn output is full; ending the turn");
             self.overflow.notify_one();
         }
     }
 
     fn finish(&self, complete: AiTurnComplete) {
-        let limit = self.state.config.turn_output_queue_frames;
-        let frame = self.frame(ServerMessage::AiTurnComplete(complete));
-        if self
-            .state
-            .clients
-            .deliver(&self.client_id, frame, limit)
-            .is_err()
-        {
+        let limit = self.state.clients.kept_limit();
+        if self.deliver(ServerMessage::AiTurnComplete(complete), limit) == Delivery::Full {
             tracing::warn!("ai_turn_complete could not be kept for the client");
         }
+    }
+
+    fn deliver(&self, message: ServerMessage, limit: usize) -> Delivery {
+        self.state.clients.deliver(
+            &self.client_id,
+            &self.request_id,
+            self.frame(message),
+            limit,
+        )
     }
 }
 
@@ -224,5 +261,72 @@ impl TurnTools for TableTools {
 
     async fn post_message(&self, message: AiMessage) {
         self.send(ServerMessage::ChatResponse(ChatResponse { message }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ai::AiEngine;
+    use crate::ai::provider::scripted::Scripted;
+    use crate::config::Config;
+    use crate::link::Link;
+    use crate::secrets::Secrets;
+    use gold_box_protocol::{ChatEntry, ChatKind};
+
+    /// The state, and the stop signal's sender (dropping it reads as a stop).
+    fn state(engine: AiEngine) -> (Arc<AppState>, watch::Sender<bool>) {
+        let dir = std::env::temp_dir().join(format!("gold-box-turns-{}", std::process::id()));
+        let config = Config::from_args(["--token", "t", "--admin-token", "a"]).expect("valid");
+        let secrets = Secrets::load(&dir, Some("t"), Some("a")).expect("secrets");
+        let (stop, stopped) = watch::channel(false);
+        let state = Arc::new(AppState::new(
+            config,
+            engine,
+            secrets,
+            Vec::new(),
+            "http://127.0.0.1:1".into(),
+            None,
+            stopped,
+        ));
+        (state, stop)
+    }
+
+    fn request() -> ChatRequest {
+        ChatRequest {
+            messages: vec![ChatEntry {
+                speaker: "Aria".into(),
+                content: "Hello".into(),
+                kind: ChatKind::Chat,
+                timestamp: 0,
+            }],
+            settings_revision: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_provider_ends_the_turn_as_failed_for_the_client_and_frees_the_slot() {
+        let (state, _stop) = state(AiEngine::scripted(vec![Scripted::Panic("provider bug")]));
+        let (link, mut receiver) = Link::new(1, 16);
+        state.clients.attach("a", link, None, &state.instance, |_| {
+            ServerFrame::new(ServerMessage::Pong(Empty {}))
+        });
+        start(&state, "a", "t1".into(), request()).expect("the slot is free");
+        let mut complete = None;
+        while let Some(frame) = tokio::time::timeout(Duration::from_secs(5), receiver.queue.recv())
+            .await
+            .expect("the client hears of the turn")
+        {
+            if let ServerMessage::AiTurnComplete(done) = frame.message {
+                complete = Some(done);
+                break;
+            }
+        }
+        let complete = complete.expect("ai_turn_complete");
+        assert_eq!(complete.status, TurnStatus::Failed);
+        let error = complete.error.unwrap_or_default();
+        assert!(error.contains("provider bug"), "{error}");
+        assert!(!state.ai.is_busy(), "the AI slot is freed");
+        assert_eq!(state.metrics.ai_processing().failed_requests, 1);
     }
 }

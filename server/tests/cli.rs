@@ -62,7 +62,7 @@ fn first_start(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Vec<String> 
     lines
 }
 
-fn token_of(lines: &[String]) -> String {
+fn token_line(lines: &[String]) -> String {
     lines
         .iter()
         .find_map(|l| l.strip_prefix("Token:"))
@@ -71,7 +71,7 @@ fn token_of(lines: &[String]) -> String {
 }
 
 #[test]
-fn a_token_is_generated_on_first_start_and_kept() {
+fn a_token_is_generated_on_first_start_kept_and_printed_only_when_generated() {
     let dir = std::env::temp_dir().join(format!("gold-box-cli-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let first = first_start(&dir, &[]);
@@ -79,23 +79,26 @@ fn a_token_is_generated_on_first_start_and_kept() {
         first.iter().any(|l| l.contains("listening on 127.0.0.1:")),
         "{first:?}"
     );
-    let token = token_of(&first);
+    let token = token_line(&first);
     assert_eq!(token.len(), 48);
+    let saved = dir.join("token");
     assert_eq!(
-        std::fs::read_to_string(dir.join("token"))
-            .expect("saved")
-            .trim(),
+        std::fs::read_to_string(&saved).expect("saved").trim(),
         token
     );
+    let second = first_start(&dir, &[]);
     assert_eq!(
-        token_of(&first_start(&dir, &[])),
-        token,
-        "the second start reuses it"
+        token_line(&second),
+        format!("kept in {}", saved.display()),
+        "a kept token is named by its file, never printed again"
     );
+    assert!(second.iter().all(|l| !l.contains(&token)), "{second:?}");
+    let configured = first_start(&dir, &[("GOLD_BOX_TOKEN", "from-env")]);
     assert_eq!(
-        token_of(&first_start(&dir, &[("GOLD_BOX_TOKEN", "from-env")])),
-        "from-env"
+        token_line(&configured),
+        "as configured (--token / GOLD_BOX_TOKEN)"
     );
+    assert!(configured.iter().all(|l| !l.contains("from-env")));
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -81,6 +81,17 @@ fn expected(sent: &Sent) -> Expected {
         .and_then(ClientFrame::decode);
     let frame = match decoded {
         Ok(frame) => frame,
+        // A roll result with a request id is answered with roll_ack `invalid` even when
+        // its data does not decode: the client's outbox waits for a roll_ack.
+        Err(FrameError::InvalidData {
+            type_name: "roll_result",
+            ..
+        }) if request_id.is_some() => {
+            return Expected::Reply {
+                kind: "roll_ack",
+                request_id,
+            };
+        }
         Err(error) => {
             return Expected::Error {
                 code: error.code().as_str(),
@@ -109,6 +120,7 @@ fn expected(sent: &Sent) -> Expected {
             request_id: request_id.unwrap_or_default(),
         },
         ClientMessage::CombatState(_)
+        | ClientMessage::Ack(_)
         | ClientMessage::ChatMessage(_)
         | ClientMessage::DiceRoll(_)
         | ClientMessage::CombatContext(_) => Expected::Nothing,

@@ -66,7 +66,8 @@ pub struct AiConfig {
     #[arg(
         long = "ai-request-timeout-ms",
         env = "GOLD_BOX_AI_REQUEST_TIMEOUT_MS",
-        default_value_t = 60_000
+        default_value_t = 60_000,
+        value_parser = clap::value_parser!(u64).range(1..=crate::config::MAX_TIME_MS)
     )]
     pub request_timeout_ms: u64,
 
@@ -84,7 +85,8 @@ pub struct AiConfig {
     #[arg(
         long = "ai-retry-backoff-ms",
         env = "GOLD_BOX_AI_RETRY_BACKOFF_MS",
-        default_value_t = 500
+        default_value_t = 500,
+        value_parser = clap::value_parser!(u64).range(0..=crate::config::MAX_TIME_MS)
     )]
     pub retry_backoff_ms: u64,
 
@@ -101,7 +103,8 @@ pub struct AiConfig {
     #[arg(
         long = "ai-max-turn-ms",
         env = "GOLD_BOX_AI_MAX_TURN_MS",
-        default_value_t = 120_000
+        default_value_t = 120_000,
+        value_parser = clap::value_parser!(u64).range(1..=crate::config::MAX_TIME_MS)
     )]
     pub max_turn_ms: u64,
 
@@ -281,12 +284,35 @@ mod tests {
     #[test]
     fn zero_limits_are_refused() {
         assert!(parse(&["--ai-max-iterations", "0"]).validate().is_err());
-        assert!(parse(&["--ai-max-turn-ms", "0"]).validate().is_err());
         assert!(
             parse(&["--ai-context-budget-chars", "10"])
                 .validate()
                 .is_err()
         );
+    }
+
+    fn refusal(args: &[&str]) -> String {
+        let argv = std::iter::once("test").chain(args.iter().copied());
+        match Cli::try_parse_from(argv) {
+            Ok(_) => panic!("{args:?} was accepted"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn time_options_are_refused_at_zero_and_above_one_day_naming_the_option() {
+        for option in ["--ai-max-turn-ms", "--ai-request-timeout-ms"] {
+            assert!(refusal(&[option, "0"]).contains(option));
+        }
+        for option in [
+            "--ai-max-turn-ms",
+            "--ai-request-timeout-ms",
+            "--ai-retry-backoff-ms",
+        ] {
+            let text = refusal(&[option, "18446744073709551615"]);
+            assert!(text.contains(option) && text.contains("86400000"), "{text}");
+        }
+        assert_eq!(parse(&["--ai-retry-backoff-ms", "0"]).retry_backoff_ms, 0);
     }
 
     #[test]

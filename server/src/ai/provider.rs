@@ -95,6 +95,8 @@ pub mod scripted {
         Fail(ProviderError),
         /// Waits this long, then gives the next answer (for wall-time tests).
         Stall(Duration),
+        /// Panics with this message (a provider bug, for the turn's panic handling).
+        Panic(&'static str),
     }
 
     #[derive(Debug, Default)]
@@ -137,6 +139,7 @@ pub mod scripted {
                     Some(Scripted::Answer(completion)) => return Ok(completion),
                     Some(Scripted::Fail(error)) => return Err(error),
                     Some(Scripted::Stall(wait)) => tokio::time::sleep(wait).await,
+                    Some(Scripted::Panic(message)) => panic!("{message}"),
                     None => {
                         return Ok(Completion {
                             content: Some("(script ended)".into()),

@@ -166,6 +166,15 @@ impl AiEngine {
         Ok(AiEngine::with_provider(provider, config))
     }
 
+    /// An engine that plays back a test's script (for tests of what runs the turns).
+    #[cfg(test)]
+    pub fn scripted(script: Vec<super::provider::scripted::Scripted>) -> AiEngine {
+        AiEngine::with_provider(
+            Provider::Scripted(super::provider::scripted::ScriptedProvider::new(script)),
+            &AiConfig::default(),
+        )
+    }
+
     fn with_provider(provider: Provider, config: &AiConfig) -> AiEngine {
         AiEngine {
             provider,
@@ -184,7 +193,7 @@ impl AiEngine {
     /// Takes one turn. Never panics; cancel-safe (see the module docs).
     pub async fn run_turn(&self, tools: &impl TurnTools, request: TurnRequest) -> TurnOutcome {
         let started = Instant::now();
-        let deadline = started + self.max_turn;
+        let deadline = crate::deadline_after(started, self.max_turn);
         let mut iterations = 0u32;
         let end = self
             .turn_loop(tools, &request, deadline, &mut iterations)

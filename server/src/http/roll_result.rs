@@ -6,22 +6,34 @@ use super::auth::require_bearer;
 use super::error::AppError;
 use super::json_body::JsonBody;
 use crate::metrics::Transport;
+use crate::rolls::Resolution;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gold_box_protocol::{RollAckStatus, RollResultStatusBody, RollResultSubmission};
 use std::sync::Arc;
 
 pub async fn submit(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Result<JsonBody<RollResultSubmission>, AppError>,
+    request: Request,
 ) -> Result<Response, AppError> {
-    // The token is checked before the body is looked at.
-    require_bearer(&headers, &state.secrets.client, "client token")?;
-    let JsonBody(submission) = body?;
+    // The token is checked before a byte of the body is read: a stranger's request costs
+    // no body buffering and no parsing.
+    require_bearer(request.headers(), &state.secrets.client, "client token")?;
+    let submission = match JsonBody::<RollResultSubmission>::from_request(request, &()).await {
+        Ok(JsonBody(submission)) => submission,
+        Err(error) => {
+            if error.status == StatusCode::BAD_REQUEST {
+                // A result that does not decode is still a result received: it is
+                // counted as the client hears it, `invalid`.
+                let refused = Resolution::invalid(error.message.clone());
+                state.metrics.roll_result(Transport::Http, &refused);
+            }
+            return Err(error);
+        }
+    };
     let (resolution, wakeup) = state.rolls.resolve(
         &submission.client_id,
         &submission.request_id,

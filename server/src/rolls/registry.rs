@@ -82,6 +82,15 @@ pub struct Resolution {
 }
 
 impl Resolution {
+    /// A result refused before it reached the registry (its data does not decode).
+    pub fn invalid(error: String) -> Self {
+        Resolution {
+            status: RollAckStatus::Invalid,
+            error: Some(error),
+            latency: None,
+        }
+    }
+
     fn status(status: RollAckStatus) -> Self {
         Resolution {
             status,
@@ -161,7 +170,7 @@ impl RollRegistry {
             self.next_id.fetch_add(1, Ordering::Relaxed)
         );
         let now = Instant::now();
-        let deadline = now + timeout;
+        let deadline = crate::deadline_after(now, timeout);
         let (waiter, receiver) = oneshot::channel();
         let mut inner = self.lock();
         self.prune(&mut inner, now);
@@ -392,10 +401,12 @@ impl RollTicket {
                 if self.registry.expire(&self.request_id) {
                     Err(RollFailure::Timeout { waited_ms })
                 } else {
-                    // Resolved in the same instant the deadline passed: the result was
-                    // accepted, so it must be applied.
-                    self.receiver
-                        .try_recv()
+                    // Accepted before the deadline, and the transport has not woken us
+                    // yet (it queues the ack first): the result is on its way, and the
+                    // client was told `accepted`, so it must be applied. The wake-up is
+                    // a few instructions away; a dropped one ends the wait at once.
+                    (&mut self.receiver)
+                        .await
                         .unwrap_or(Err(RollFailure::Timeout { waited_ms }))
                 }
             }
@@ -512,6 +523,42 @@ mod tests {
         assert_eq!(
             registry.resolve_now("a", &id, rolled(5.0)).status,
             RollAckStatus::Expired
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_result_accepted_just_before_the_deadline_fires_still_reaches_the_waiting_tool() {
+        let registry = registry();
+        let ticket = registry.issue("a", d20(), Duration::from_secs(30));
+        let id = ticket.request_id.clone();
+        let waiting = tokio::spawn(ticket.wait());
+        tokio::task::yield_now().await;
+        tokio::time::advance(Duration::from_millis(29_999)).await;
+        // Accepted with a millisecond left; the transport queues the ack before it wakes
+        // the tool, and the deadline fires in between.
+        let (resolution, wakeup) = registry.resolve("a", &id, rolled(12.0));
+        assert_eq!(resolution.status, RollAckStatus::Accepted);
+        tokio::time::advance(Duration::from_millis(2)).await;
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        wakeup.expect("an accepted result has a wake-up").wake();
+        assert_eq!(
+            waiting.await.expect("join"),
+            Ok(rolled(12.0)),
+            "the client was told `accepted`: its roll must not be lost"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_huge_timeout_does_not_overflow_the_deadline() {
+        let registry = registry();
+        let ticket = registry.issue("a", d20(), Duration::from_millis(u64::MAX));
+        assert!(ticket.deadline > Instant::now() + Duration::from_secs(86_400 * 365));
+        let id = ticket.request_id.clone();
+        assert_eq!(
+            registry.resolve_now("a", &id, rolled(3.0)).status,
+            RollAckStatus::Accepted
         );
     }
 

@@ -2,7 +2,7 @@
 //! typed message; everything past this point works on enums.
 
 use gold_box_protocol::{
-    ClientFrame, ErrorCode, ErrorData, FrameError, RawFrame, ServerFrame, ServerMessage,
+    ClientFrame, ErrorCode, ErrorData, FrameError, RawFrame, RollResult, ServerFrame, ServerMessage,
 };
 use serde_json::Value;
 
@@ -31,11 +31,39 @@ pub fn decode(text: &str) -> Decoded {
     let frame = if value.is_object() {
         serde_json::from_value::<RawFrame<Value>>(value)
             .map_err(FrameError::malformed)
-            .and_then(ClientFrame::decode)
+            .and_then(|raw| {
+                let roll_data = (raw.kind == "roll_result").then(|| raw.data.clone());
+                ClientFrame::decode(raw).map_err(|error| match (error, roll_data) {
+                    (FrameError::InvalidData { type_name, .. }, Some(Some(data))) => {
+                        FrameError::InvalidData {
+                            type_name,
+                            reason: roll_result_field_error(data),
+                        }
+                    }
+                    (error, _) => error,
+                })
+            })
     } else {
         Err(FrameError::malformed("a frame must be a JSON object"))
     };
     Decoded { request_id, frame }
+}
+
+/// Why a `roll_result`'s data does not decode, naming the field (`results[0].total: ...`),
+/// so that the client is told which part of its result to fix.
+fn roll_result_field_error(data: Value) -> String {
+    match serde_path_to_error::deserialize::<_, RollResult>(data) {
+        Ok(_) => "the result does not fit its request".to_owned(),
+        Err(error) => {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            if path == "." {
+                inner.to_string()
+            } else {
+                format!("{path}: {inner}")
+            }
+        }
+    }
 }
 
 pub fn encode(frame: &ServerFrame) -> String {

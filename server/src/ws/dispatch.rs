@@ -1,36 +1,31 @@
 //! One function per message type. Fast-path messages (`ping`, `roll_result`,
-//! `settings_sync`, `combat_state`) are answered here, on the reader, and never wait
-//! on the AI; slow-path messages are handed off the reader.
+//! `settings_sync`, `combat_state`, `ack`) are answered here, on the reader, and never
+//! wait on the AI; slow-path messages are handed off the reader.
 
 use super::codec::{self, Decoded};
-use super::writer::Outbound;
+use crate::link::Link;
 use crate::metrics::{INVALID_FRAME, Transport};
+use crate::rolls::Resolution;
 use crate::state::AppState;
 use gold_box_protocol::{
-    ChatRequest, ClientMessage, Empty, ErrorCode, RollAck, RollResult, ServerFrame, ServerMessage,
-    SettingsAck, SettingsSync,
+    Ack, ChatRequest, ClientMessage, Empty, ErrorCode, FrameError, RollAck, RollAckStatus,
+    RollResult, ServerFrame, ServerMessage, SettingsAck, SettingsSync,
 };
 use std::sync::Arc;
-use tokio::sync::mpsc;
 
 /// What the handlers of one connection need.
 #[derive(Debug)]
 pub struct Session {
     pub client_id: String,
-    pub outbound: mpsc::Sender<Outbound>,
+    pub link: Link,
     pub state: Arc<AppState>,
 }
 
 impl Session {
-    /// Queues a frame without waiting. A full queue means the peer reads too slowly to
-    /// keep up; its connection is closed rather than let the queue grow.
+    /// Queues a reply on this connection. A full queue closes the connection as too
+    /// slow (see `Link::send`); the client asks again after it reconnects.
     pub fn send(&self, frame: ServerFrame) {
-        if let Err(mpsc::error::TrySendError::Full(_)) =
-            self.outbound.try_send(Outbound::Frame(frame))
-        {
-            tracing::warn!(client_id = %self.client_id, "send queue full; closing the connection");
-            self.close(super::close_code::POLICY, "send queue full");
-        }
+        let _ = self.link.send(frame);
     }
 
     pub fn send_error(
@@ -42,22 +37,10 @@ impl Session {
         self.send(codec::error_frame(code, message, request_id));
     }
 
-    /// Asks the writer to close the socket. A close that does not fit in the queue is
-    /// dropped: the reader ending closes the socket anyway.
-    pub fn close(&self, code: u16, reason: &str) {
-        let _ = self.outbound.try_send(Outbound::Close {
-            code,
-            reason: reason.to_owned(),
-        });
-    }
-
     fn reply(&self, request_id: Option<String>, message: ServerMessage) {
-        self.send(ServerFrame {
-            request_id,
-            timestamp: Some(crate::now_ms()),
-            seq: None,
-            message,
-        });
+        let mut frame = ServerFrame::new(message).with_timestamp(crate::now_ms());
+        frame.request_id = request_id;
+        self.send(frame);
     }
 }
 
@@ -67,6 +50,18 @@ pub fn handle(session: &Session, decoded: Decoded) {
     let metrics = &session.state.metrics;
     let frame = match decoded.frame {
         Ok(frame) => frame,
+        Err(FrameError::InvalidData {
+            type_name: "roll_result",
+            reason,
+        }) if decoded.request_id.is_some() => {
+            // A result whose outcome has the wrong shape is still a result: it gets the
+            // roll_ack the client's outbox waits for, not an error frame.
+            metrics.received("roll_result");
+            let request_id = decoded.request_id.unwrap_or_default();
+            let resolution = Resolution::invalid(reason);
+            acknowledge_roll(session, request_id, resolution, None);
+            return;
+        }
         Err(error) => {
             metrics.received(INVALID_FRAME);
             tracing::debug!(%error, "bad frame");
@@ -76,6 +71,7 @@ pub fn handle(session: &Session, decoded: Decoded) {
     };
     metrics.received(frame.message.type_name());
     let request_id = frame.request_id;
+    let state = &session.state;
     match frame.message {
         ClientMessage::Connect(_) => session.send_error(
             ErrorCode::InvalidMessage,
@@ -83,22 +79,20 @@ pub fn handle(session: &Session, decoded: Decoded) {
             request_id,
         ),
         ClientMessage::Ping(Empty {}) => session.reply(request_id, ServerMessage::Pong(Empty {})),
-        // Session frames are not kept for acknowledgement yet: an ack changes nothing.
-        ClientMessage::Ack(_) => {}
+        ClientMessage::Ack(Ack { seq }) => state.clients.acknowledge(&session.client_id, seq),
         ClientMessage::SettingsSync(sync) => settings_sync(session, request_id, sync),
         ClientMessage::RollResult(result) => roll_result(session, request_id, result),
-        ClientMessage::CombatState(state) => session
-            .state
-            .clients
-            .set_combat_state(&session.client_id, state),
+        ClientMessage::CombatState(data) => {
+            if !state.clients.set_combat_state(&session.client_id, data) {
+                tracing::warn!("a combat_state over --max-context-bytes was not kept");
+            }
+        }
         ClientMessage::ChatMessage(data)
         | ClientMessage::DiceRoll(data)
         | ClientMessage::CombatContext(data) => {
-            let max = session.state.config.max_context_frames;
-            session
-                .state
-                .clients
-                .push_context(&session.client_id, data, max);
+            if !state.clients.push_context(&session.client_id, data) {
+                tracing::warn!("a context frame over --max-context-bytes was not kept");
+            }
         }
         ClientMessage::ChatRequest(request) => chat_request(session, request_id, request),
     }
@@ -124,11 +118,23 @@ fn roll_result(session: &Session, request_id: Option<String>, result: RollResult
             .state
             .rolls
             .resolve(&session.client_id, &request_id, result.results);
+    acknowledge_roll(session, request_id, resolution, wakeup);
+}
+
+fn acknowledge_roll(
+    session: &Session,
+    request_id: String,
+    resolution: Resolution,
+    wakeup: Option<crate::rolls::Wakeup>,
+) {
     session
         .state
         .metrics
         .roll_result(Transport::Ws, &resolution);
     tracing::info!(%request_id, status = resolution.status.as_str(), "roll result over WebSocket");
+    if resolution.status == RollAckStatus::Invalid {
+        tracing::info!(error = ?resolution.error, "the roll result does not fit");
+    }
     session.reply(
         Some(request_id),
         ServerMessage::RollAck(RollAck {
@@ -143,9 +149,20 @@ fn roll_result(session: &Session, request_id: Option<String>, result: RollResult
 }
 
 /// The one slow-path message that starts work: the turn runs on its own task, so the
-/// reader goes straight back to reading. A busy AI is refused at once.
+/// reader goes straight back to reading. A busy AI is refused at once, with a session
+/// frame, so that a client that resumes learns of the refusal even across a cut.
 fn chat_request(session: &Session, request_id: Option<String>, request: ChatRequest) {
     let Some(request_id) = request_id else { return };
+    if !session
+        .state
+        .clients
+        .take_turn_request(&session.client_id, &request_id)
+    {
+        // Sent again after a cut: the turn runs (or was refused) already, and its
+        // session frames continue or are replayed.
+        tracing::info!(%request_id, "a chat_request already taken; not started again");
+        return;
+    }
     if let Err(current) = crate::turns::start(
         &session.state,
         &session.client_id,
@@ -153,7 +170,7 @@ fn chat_request(session: &Session, request_id: Option<String>, request: ChatRequ
         request,
     ) {
         session.state.metrics.turn_busy();
-        session.send_error(
+        let refusal = codec::error_frame(
             ErrorCode::AiBusy,
             format!(
                 "the AI is taking another turn ({} for {}); try again when it ends",
@@ -161,5 +178,6 @@ fn chat_request(session: &Session, request_id: Option<String>, request: ChatRequ
             ),
             Some(request_id),
         );
+        crate::turns::refuse(&session.state, &session.client_id, refusal);
     }
 }

@@ -1,17 +1,16 @@
 //! The handshake: the first frame must be a good `connect` within the deadline, or the
 //! connection is closed with the code the protocol gives for what went wrong.
 
-use super::close_code;
 use super::codec;
-use super::writer::Outbound;
+use crate::link::{Link, close_code};
 use crate::state::AppState;
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
 use gold_box_protocol::{
-    ClientMessage, Connect, Connected, ErrorCode, PROTOCOL_VERSION, ServerFrame, ServerMessage,
+    ClientMessage, Connect, Connected, ErrorCode, PROTOCOL_VERSION, Resumed, ServerFrame,
+    ServerMessage,
 };
-use tokio::sync::mpsc;
 
 /// The longest `client_id` accepted.
 pub const MAX_CLIENT_ID_LEN: usize = 128;
@@ -33,26 +32,28 @@ impl Refusal {
         }
     }
 
-    /// Queues the error frame and the close.
-    pub async fn send(self, outbound: &mpsc::Sender<Outbound>) {
-        if let Some((code, message)) = self.error {
-            let _ = outbound
-                .send(Outbound::Frame(codec::error_frame(code, message, None)))
-                .await;
+    /// The server is stopping while this connection has not finished its handshake.
+    pub fn going_away() -> Self {
+        Refusal {
+            error: None,
+            close_code: close_code::GOING_AWAY,
+            reason: "server shutting down",
         }
-        let _ = outbound
-            .send(Outbound::Close {
-                code: self.close_code,
-                reason: self.reason.to_owned(),
-            })
-            .await;
+    }
+
+    /// Queues the error frame, then the close.
+    pub fn send(self, link: &Link) {
+        if let Some((code, message)) = self.error {
+            let _ = link.send(codec::error_frame(code, message, None));
+        }
+        link.close_after_queue(self.close_code, self.reason);
     }
 }
 
-/// Waits for `connect`, checks it, and answers `connected`.
+/// Waits for `connect` and checks it. The `connected` answer is queued when the client
+/// is attached (see [`connected_frame`]), together with what is replayed to it.
 pub async fn perform(
     stream: &mut SplitStream<WebSocket>,
-    outbound: &mpsc::Sender<Outbound>,
     state: &AppState,
 ) -> Result<Connect, Refusal> {
     let first = tokio::time::timeout(state.config.handshake_timeout(), next_text(stream))
@@ -123,21 +124,21 @@ pub async fn perform(
         });
     }
 
-    let connected = ServerFrame::new(ServerMessage::Connected(Connected {
-        client_id: connect.client_id.clone(),
+    Ok(connect)
+}
+
+/// The handshake's answer, with what a resuming client's record holds.
+pub fn connected_frame(state: &AppState, client_id: &str, resume: Option<Resumed>) -> ServerFrame {
+    ServerFrame::new(ServerMessage::Connected(Connected {
+        client_id: client_id.to_owned(),
         server_version: crate::SERVER_VERSION.into(),
         protocol: PROTOCOL_VERSION,
         heartbeat_ms: state.config.heartbeat_ms,
         roll_timeout_ms: state.config.roll_timeout_ms,
         instance: Some(state.instance.clone()),
-        resume: None,
+        resume,
     }))
-    .with_timestamp(crate::now_ms());
-    outbound
-        .send(Outbound::Frame(connected))
-        .await
-        .map_err(|_| Refusal::policy("connection closed"))?;
-    Ok(connect)
+    .with_timestamp(crate::now_ms())
 }
 
 /// The next text frame; `None` when the socket ends or the frame is not text (any frame

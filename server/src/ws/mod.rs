@@ -1,5 +1,6 @@
 //! The WebSocket endpoint: the upgrade (with its Origin check) and, per connection,
-//! a handshake, a reader that dispatches each frame, and a writer fed by a bounded queue.
+//! a handshake, a reader that dispatches each frame, and a writer fed by the link's
+//! bounded queue (see `crate::link`).
 
 mod codec;
 mod connection;
@@ -7,7 +8,7 @@ mod dispatch;
 mod handshake;
 mod writer;
 
-pub use writer::Outbound;
+pub use crate::link::close_code;
 
 use crate::http::error::AppError;
 use crate::state::AppState;
@@ -17,16 +18,6 @@ use axum::http::{HeaderMap, StatusCode, header::ORIGIN};
 use axum::response::{IntoResponse, Response};
 use gold_box_protocol::ErrorCode;
 use std::sync::Arc;
-
-/// Close codes the server uses (RFC 6455 and the protocol's own 4000).
-pub mod close_code {
-    pub const GOING_AWAY: u16 = 1001;
-    pub const PROTOCOL_ERROR: u16 = 1002;
-    pub const INVALID_PAYLOAD: u16 = 1007;
-    pub const POLICY: u16 = 1008;
-    pub const TOO_BIG: u16 = 1009;
-    pub const REPLACED: u16 = 4000;
-}
 
 /// Frames above this many times the configured limit are cut off by the WebSocket
 /// layer itself before they are buffered whole; frames between the limit and this cap
@@ -66,5 +57,8 @@ pub async fn upgrade(
     upgrade
         .max_message_size(cap)
         .max_frame_size(cap)
-        .on_upgrade(move |socket| connection::run(socket, state))
+        .on_upgrade(move |socket| {
+            let tasks = state.connection_tasks.clone();
+            tasks.track_future(connection::run(socket, state))
+        })
 }

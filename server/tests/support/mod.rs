@@ -262,3 +262,40 @@ pub async fn finish_turn(ws: &mut Ws, total: f64) -> (Value, Vec<Value>) {
         before.push(frame);
     }
 }
+
+pub mod proxy;
+
+/// Opens a WebSocket at `url` (no `Origin`, like a native client) through a proxy in
+/// front of `server`: the `Host` header names the server, as a reverse proxy sends it.
+pub async fn open_via(
+    url: &str,
+    server: &ServerHandle,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    let mut request = url.into_client_request().expect("request");
+    request.headers_mut().insert(
+        "host",
+        format!("127.0.0.1:{}", server.addr().port())
+            .parse()
+            .expect("header"),
+    );
+    tokio_tungstenite::connect_async_with_config(request, None, true)
+        .await
+        .map(|(ws, _)| ws)
+}
+
+/// A `connect` that asks to resume after `last_seq` of server start `instance`.
+pub fn resume_connect_frame(client_id: &str, instance: Option<&str>, last_seq: u64) -> Value {
+    let mut frame = connect_frame(client_id, TOKEN);
+    frame["data"]["resume"] = json!({"instance": instance, "last_seq": last_seq});
+    frame
+}
+
+/// `connections.active` from `/api/metrics`.
+pub async fn active_connections(server: &ServerHandle) -> u64 {
+    metrics(server).await["websocket"]["connections"]["active"]
+        .as_u64()
+        .expect("active")
+}
+
+/// What a player says that the offline AI narrates without asking for dice.
+pub const CALM: &str = "We sit by the fire and talk about the road ahead.";
