@@ -1,7 +1,7 @@
 //! A GM installs Gold Box by manifest URL, as Foundry's "Install Module" does it: the
 //! server's `/module.json` says which Foundry versions it fits and where to download it,
 //! `/module.zip` unpacks into the modules directory, and the module loaded from those
-//! unpacked files (not from `dist/`) starts and connects in Foundry v12 and v13.
+//! unpacked files (not from `dist/`) starts and connects in Foundry v13 and v14.
 
 use gold_box_e2e::install::{Installed, install_by_manifest_url};
 use gold_box_e2e::page::CONNECT_TIMEOUT;
@@ -154,8 +154,8 @@ async fn run(version: FoundryVersion) -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v12_a_module_installed_by_manifest_url_loads_and_connects() -> TestResult {
-    run(FoundryVersion::V12).await
+async fn v14_a_module_installed_by_manifest_url_loads_and_connects() -> TestResult {
+    run(FoundryVersion::V14).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
