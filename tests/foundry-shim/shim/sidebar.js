@@ -197,7 +197,7 @@ export class ChatLog {
         + `aria-label="${i18n.localize(label)}">${i18n.localize(label)}</button>`).join("");
     }
     const privacyId = v14 ? "message-modes" : "roll-privacy";
-    const input = v14
+    const inputHtml = v14
       ? "<prose-mirror id=\"chat-message\" class=\"chat-input\" name=\"content\"></prose-mirror>"
       : "<textarea id=\"chat-message\" class=\"chat-input\" name=\"content\" autocomplete=\"off\"></textarea>";
     const gmControls = user?.isGM
@@ -206,7 +206,7 @@ export class ChatLog {
       : "";
     const template = document.createElement("template");
     template.innerHTML = "<div id=\"chat-notifications\"><ol class=\"chat-log plain overflow\"></ol></div>"
-      + input
+      + inputHtml
       + `<div id="chat-controls"><div id="${privacyId}" class="flexrow">${privacy}</div>${gmControls}</div>`;
     const [notifications, input, controls] = template.content.children;
     right.append(notifications);
