@@ -9,7 +9,8 @@ use gold_box_e2e::server::TEST_TOKEN;
 use gold_box_e2e::{E2e, FoundryVersion, SiteListener, TempDir, TestResult, TestServer, ensure};
 use serde_json::Value;
 
-/// The manifest the server hands out fits Foundry 12 to 13 and points back at the server.
+/// The manifest the server hands out fits Foundry 13 to 14 (verified on the build the
+/// end-to-end page models) and points back at the server.
 fn check_manifest(installed: &Installed, server_url: &str) -> TestResult {
     let manifest = &installed.manifest;
     ensure(manifest["id"] == "gold-box", || {
@@ -17,8 +18,10 @@ fn check_manifest(installed: &Installed, server_url: &str) -> TestResult {
     })?;
     let compatibility = &manifest["compatibility"];
     ensure(
-        compatibility["minimum"] == "12" && compatibility["verified"] == "13",
-        || format!("the manifest's compatibility is not minimum 12, verified 13: {compatibility}"),
+        compatibility["minimum"] == "13" && compatibility["verified"] == "14.371",
+        || {
+            format!("the manifest's compatibility is not minimum 13, verified 14.371: {compatibility}")
+        },
     )?;
     let manifest_url = format!("{server_url}/module.json");
     let download_url = format!("{server_url}/module.zip");
