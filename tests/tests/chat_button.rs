@@ -143,7 +143,10 @@ async fn button_follows_the_chat_input(env: &E2e, version: FoundryVersion) -> Te
         FoundryVersion::V14 => "prose-mirror",
     };
     ensure(input["tag"] == expected, || {
-        format!("{}: the chat input is {input}, not a {expected}", version.tag())
+        format!(
+            "{}: the chat input is {input}, not a {expected}",
+            version.tag()
+        )
     })?;
     if version == FoundryVersion::V14 {
         ensure(input["textareas"] == 0, || {

@@ -20,7 +20,9 @@ fn check_manifest(installed: &Installed, server_url: &str) -> TestResult {
     ensure(
         compatibility["minimum"] == "13" && compatibility["verified"] == "14.371",
         || {
-            format!("the manifest's compatibility is not minimum 13, verified 14.371: {compatibility}")
+            format!(
+                "the manifest's compatibility is not minimum 13, verified 14.371: {compatibility}"
+            )
         },
     )?;
     let manifest_url = format!("{server_url}/module.json");

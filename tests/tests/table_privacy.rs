@@ -108,7 +108,9 @@ async fn context_holds_only_what_the_table_may_see(
     take_turn(env, 1).await?;
     let seen = received_text(ai, before);
     ensure(
-        seen.contains(PUBLIC_LINE) && !seen.contains(WHISPERED_SECRET) && !seen.contains(BLIND_FLAVOR),
+        seen.contains(PUBLIC_LINE)
+            && !seen.contains(WHISPERED_SECRET)
+            && !seen.contains(BLIND_FLAVOR),
         || format!("private messages reached an AI whose output is public: {seen}"),
     )?;
 
@@ -125,9 +127,7 @@ async fn context_holds_only_what_the_table_may_see(
         || format!("with GM-only output and private context allowed, the AI lacks them: {seen}"),
     )?;
     let narrations = env.ai_messages().await?;
-    let last = narrations
-        .last()
-        .ok_or("no AI message after three turns")?;
+    let last = narrations.last().ok_or("no AI message after three turns")?;
     ensure(
         last["whisper"].as_array().is_some_and(|w| !w.is_empty()) && last["blind"] == false,
         || format!("the GM-only narration is not whispered to the GMs: {last}"),
@@ -175,7 +175,11 @@ async fn ai_rolls_are_safe(env: &E2e, version: FoundryVersion) -> TestResult {
     env.open_foundry_with(
         version,
         TEST_TOKEN,
-        &[("controlToken", "1"), ("manualDice", "1"), ("mode", "blind")],
+        &[
+            ("controlToken", "1"),
+            ("manualDice", "1"),
+            ("mode", "blind"),
+        ],
     )
     .await?;
     env.wait_until_ready(page::CONNECT_TIMEOUT).await?;
@@ -243,9 +247,10 @@ async fn ai_rolls_are_safe(env: &E2e, version: FoundryVersion) -> TestResult {
         ));
     }
     let narration = env.ai_messages().await?;
-    if !narration.iter().all(|m| {
-        m["whisper"].as_array().is_some_and(Vec::is_empty) && m["blind"] == false
-    }) {
+    if !narration
+        .iter()
+        .all(|m| m["whisper"].as_array().is_some_and(Vec::is_empty) && m["blind"] == false)
+    {
         problems.push(format!("an AI message is not public: {narration:#?}"));
     }
     ensure(problems.is_empty(), || problems.join("\n"))?;
