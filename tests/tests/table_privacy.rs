@@ -22,6 +22,8 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 const PUBLIC_LINE: &str = "I search the dusty shelves for the map.";
+/// The public line as rich text, the way v14's ProseMirror chat input sends it.
+const PUBLIC_LINE_HTML: &str = "<p>I search the <strong>dusty</strong> shelves for the map.</p>";
 const WHISPERED_SECRET: &str = "SECRET-WHISPER: I pocket the ruby when nobody looks";
 const BLIND_FLAVOR: &str = "BLIND-STEALTH-CHECK";
 const BLIND_FORMULA: &str = "1d20+7";
@@ -56,7 +58,7 @@ async fn context_holds_only_what_the_table_may_see(
     env.open_foundry(version, TEST_TOKEN).await?;
     env.wait_until_ready(page::CONNECT_TIMEOUT).await?;
 
-    env.post_chat_as("Aria", PUBLIC_LINE).await?;
+    env.post_chat_as("Aria", PUBLIC_LINE_HTML).await?;
     env.browser
         .eval_async(&format!(
             "return await window.__shim.postChat({}, {{ alias: 'Bram', from: 'player', whisperTo: 'gm' }});",
@@ -82,7 +84,10 @@ async fn context_holds_only_what_the_table_may_see(
     take_turn(env, 0).await?;
     let seen = received_text(ai, 0);
     ensure(seen.contains(PUBLIC_LINE), || {
-        format!("the AI did not get the public line (so nothing is proven): {seen}")
+        format!("the AI did not get the public line as plain text (so nothing is proven): {seen}")
+    })?;
+    ensure(!seen.contains("<strong>") && !seen.contains("<p>"), || {
+        format!("rich-text markup reached the AI: {seen}")
     })?;
     for secret in [WHISPERED_SECRET, BLIND_FLAVOR, BLIND_FORMULA] {
         ensure(!seen.contains(secret), || {
