@@ -1,7 +1,9 @@
 // Posts the AI's `chat_response` messages to Foundry chat. AI output is untrusted text: it is
 // HTML-escaped before it becomes ChatMessage content, so it can never inject markup or script;
-// blank lines become paragraphs and single newlines become <br>.
+// blank lines become paragraphs and single newlines become <br>. Each message has the AI's
+// visibility (visibility.js), set explicitly.
 import { MODULE_ID } from "./constants.js";
+import { aiMessageMode, visibilityData, visibilityOptions } from "./visibility.js";
 
 const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;" };
 
@@ -34,9 +36,11 @@ export async function postAiMessage(event) {
   const kind = String(message.kind ?? "narration").replace(/[^a-z_]/g, "") || "narration";
   const speaker = String(message.speaker ?? "").trim() || "Gold Box";
   const ChatMessageClass = globalThis.CONFIG?.ChatMessage?.documentClass ?? globalThis.ChatMessage;
+  const mode = aiMessageMode();
   return ChatMessageClass.create({
     content: `<div class="gold-box-message gold-box-kind-${kind}">${textToHtml(message.content)}</div>`,
     speaker: { alias: speaker },
     flags: { [MODULE_ID]: { requestId: String(event?.request_id ?? ""), kind } },
-  });
+    ...visibilityData(mode),
+  }, visibilityOptions(mode));
 }

@@ -1,7 +1,14 @@
 // Turns Foundry's chat log into the plain-text ChatEntry list a `chat_request` carries:
-// `{speaker, content, kind: "chat"|"roll"|"ai"|"other", timestamp}`. HTML is reduced to text
+// `{speaker, content, kind: "chat"|"roll"|"ai"|"other", timestamp}`. HTML (Foundry's rich-text
+// content: v14's chat input is a ProseMirror editor that sends paragraphs) is reduced to text
 // here so that no markup reaches the AI, and the list is kept well under the server's
 // 64 KiB frame limit.
+//
+// The AI reads only what every player at the table can see: a whispered message (one with
+// whisper recipients) or a blind roll is left out unless the caller allows private messages
+// (visibility.js allows them only when the AI's output goes to the GMs alone). What is left
+// out is counted in the browser's debug log, never sent. Which messages are private is read
+// from Foundry's ChatMessage data (`whisper`, `blind`): Foundry glue, so it lives here.
 import { MODULE_ID } from "./constants.js";
 
 /** Longest content of one entry, in characters; longer content is cut with an ellipsis. */
@@ -12,14 +19,29 @@ const MAX_CONTEXT_BYTES = 40_000;
 
 /**
  * @param {{contents?: object[]}} messages  `game.messages`
- * @param {number} limit  how many of the latest visible messages to take
+ * @param {number} limit  how many of the latest messages to take
+ * @param {{includePrivate?: boolean}} [options]  whether whispers and blind rolls may be read
  * @returns {{speaker: string, content: string, kind: string, timestamp: number}[]}
  */
-export function collectChatEntries(messages, limit) {
+export function collectChatEntries(messages, limit, { includePrivate = false } = {}) {
   const count = Math.max(1, Math.min(50, Math.trunc(Number(limit)) || 15));
   const visible = (messages?.contents ?? []).filter((m) => m && m.visible !== false);
-  const entries = visible.slice(-count).map(toChatEntry);
-  return withinBudget(entries);
+  const taken = [];
+  let leftOut = 0;
+  for (let i = visible.length - 1; i >= 0 && taken.length < count; i -= 1) {
+    if (includePrivate || isSeenByAll(visible[i])) taken.push(visible[i]);
+    else leftOut += 1;
+  }
+  if (leftOut > 0) {
+    console.debug(`Gold Box | AI context: left out ${leftOut} private message(s) (whispers or blind rolls) that not every player can see`);
+  }
+  return withinBudget(taken.reverse().map(toChatEntry));
+}
+
+/** Whether every player can see `message`: no whisper recipients, not blind. */
+export function isSeenByAll(message) {
+  const whisper = message.whisper ?? [];
+  return whisper.length === 0 && message.blind !== true;
 }
 
 /** @returns {{speaker: string, content: string, kind: string, timestamp: number}} */

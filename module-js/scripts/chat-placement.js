@@ -1,10 +1,10 @@
 // Keeps the Take AI Turn button beside Foundry's chat input, wherever that input is.
-// v12: `renderChatLog(app, html: jQuery, data)` fires with a freshly rendered sidebar tab whose
-//      `form#chat-form` holds the `#chat-message` textarea; the button goes before the form.
-// v13: the textarea and `#chat-controls` are rendered once and moved by
-//      `ChatLog#_toggleNotifications` between the sidebar's `.chat-form`, the chat popout and
-//      `#chat-notifications`; every move fires `renderChatInput(app, elements, options)` with
-//      `elements["#chat-message"]`. The button goes directly before the textarea.
+// v13 and v14 alike: the chat input `#chat-message` (a textarea in v13, a
+// `<prose-mirror>` rich-text editor in v14) and `#chat-controls` are rendered once and moved by
+// `ChatLog#_toggleNotifications` between the sidebar's `.chat-form`, the chat popout and
+// `#chat-notifications`; every move fires `renderChatInput(app, elements, context)` with
+// `elements["#chat-message"]`. The button goes directly before the input, whatever element
+// the input is and whatever controls sit around it.
 
 /**
  * @param {import("./button.js").AiTurnButton} button
@@ -13,12 +13,9 @@
  *   settings-pending indicator on it, should the button be new)
  */
 export function registerChatPlacement(button, isEnabled, onPlaced = () => {}) {
-  Hooks.on("renderChatLog", (app, html) => {
+  Hooks.on("renderChatLog", (_app, html) => {
     if (!isEnabled()) return;
-    // A v12 (Application v1) chat popout: the button stays in the sidebar.
-    if (app?.popOut === true) return;
-    const root = html instanceof HTMLElement ? html : html?.[0];
-    placeNearInput(button, root?.querySelector?.("#chat-message"));
+    placeNearInput(button, html?.querySelector?.("#chat-message"));
     onPlaced();
   });
   Hooks.on("renderChatInput", (_app, elements) => {
@@ -35,8 +32,7 @@ export function registerChatPlacement(button, isEnabled, onPlaced = () => {}) {
  * @param {Element|null|undefined} input
  */
 export function placeNearInput(button, input) {
-  const textarea = [input, document.getElementById("chat-message")].find((el) => el?.isConnected);
-  if (!textarea) return;
-  const v12Form = textarea.closest("form#chat-form");
-  button.placeBefore(v12Form ?? textarea);
+  const chatInput = [input, document.getElementById("chat-message")].find((el) => el?.isConnected);
+  if (!chatInput) return;
+  button.placeBefore(chatInput);
 }

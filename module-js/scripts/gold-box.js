@@ -10,6 +10,7 @@ import { MODULE_ID } from "./constants.js";
 import { CoreEventHandler } from "./core-events.js";
 import { createHostBridge } from "./host-bridge.js";
 import { getSetting, registerSettings, syncedSettings } from "./settings.js";
+import { privateContextAllowed } from "./visibility.js";
 import { loadGoldBoxCore } from "./wasm-loader.js";
 
 /** @type {object|null} the running GoldBoxCore */
@@ -39,7 +40,9 @@ async function takeAiTurn() {
   if (button.thinking) throw new Error("an AI turn is already running");
   events.turnRequested();
   try {
-    const entries = collectChatEntries(game.messages, getSetting("contextMessages"));
+    const entries = collectChatEntries(game.messages, getSetting("contextMessages"), {
+      includePrivate: privateContextAllowed(),
+    });
     const requestId = await core.takeAiTurn(entries);
     events.turnAccepted(requestId);
     return requestId;

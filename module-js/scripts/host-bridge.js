@@ -2,7 +2,9 @@
 // Foundry. `roll` uses Foundry's own dice and posts them to chat; `emit` forwards core events
 // to the glue; `localize` reads lang/en.json. Nothing here throws or rejects back into the
 // core: a failure is logged, and a bad roll becomes an outcome with an `error`.
+import { escapeHtml } from "./ai-messages.js";
 import { DICE_SO_NICE_TIMEOUT_MS, MODULE_ID, ROLL_SPEAKER_ALIAS } from "./constants.js";
+import { aiMessageMode, visibilityData, visibilityOptions } from "./visibility.js";
 
 /**
  * @param {{onEvent: (event: object) => void}} options
@@ -33,6 +35,16 @@ export function createHostBridge({ onEvent }) {
  * `{formula, flavor?, total, dice: [{faces, results: [{result, active}]}], error?}`.
  * The chat message carries the server's roll request id in the module's flags, so each
  * request's roll can be found (and counted) in chat.
+ *
+ * The AI chose the formula and the flavor, so in Foundry:
+ * - the roll is evaluated with `allowInteractive: false`: a GM who fulfils dice by hand (or
+ *   with physical dice) would otherwise get Foundry's dice prompt, and the server's deadline
+ *   for the result would pass while it waits; the AI's dice are always Foundry's digital dice;
+ * - the flavor is HTML-escaped, since Foundry renders a message's flavor as HTML (the outcome
+ *   sent back to the server keeps the text as the AI wrote it);
+ * - the speaker is the AI alone (an alias, no actor, no token), never the token the GM has
+ *   selected or the GM's character, which `ChatMessage.getSpeaker` would fill in;
+ * - the message has the AI's visibility (see visibility.js), not the GM's current roll mode.
  * @param {string} formula
  * @param {string} [flavor]
  * @param {string} [requestId] the `execute_roll` this roll answers
@@ -46,7 +58,7 @@ export async function rollForCore(formula, flavor, requestId) {
   try {
     const RollClass = globalThis.foundry?.dice?.Roll ?? globalThis.Roll;
     roll = new RollClass(base.formula);
-    await roll.evaluate();
+    await roll.evaluate({ allowInteractive: false });
   } catch (err) {
     return { ...base, total: null, dice: [], error: errorMessage(err) };
   }
@@ -56,10 +68,14 @@ export async function rollForCore(formula, flavor, requestId) {
   if (outcome.total === null) outcome.error = `roll total is not a number: ${roll.total}`;
 
   try {
-    const ChatMessageClass = globalThis.CONFIG?.ChatMessage?.documentClass ?? globalThis.ChatMessage;
-    const speaker = ChatMessageClass.getSpeaker({ alias: ROLL_SPEAKER_ALIAS });
+    const speaker = { scene: null, actor: null, token: null, alias: ROLL_SPEAKER_ALIAS };
     const flags = requestId ? { [MODULE_ID]: { rollRequestId: String(requestId) } } : undefined;
-    const message = await roll.toMessage({ flavor: base.flavor, speaker, flags });
+    const flavor = base.flavor === undefined ? undefined : escapeHtml(base.flavor);
+    const mode = aiMessageMode();
+    const message = await roll.toMessage(
+      { flavor, speaker, flags, ...visibilityData(mode) },
+      visibilityOptions(mode),
+    );
     if (message?.id) await waitForDiceAnimation(message.id);
   } catch (err) {
     // The dice were rolled: their outcome stands even if chat could not show it.

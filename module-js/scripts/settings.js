@@ -51,6 +51,26 @@ const SETTINGS = {
     range: { min: 1, max: 50, step: 1 },
     default: 15,
   },
+  aiMessageMode: {
+    name: "GOLD_BOX.Settings.AiMessageMode.Name",
+    hint: "GOLD_BOX.Settings.AiMessageMode.Hint",
+    scope: "world",
+    config: true,
+    type: String,
+    choices: {
+      public: "GOLD_BOX.Settings.AiMessageMode.Choices.public",
+      gm: "GOLD_BOX.Settings.AiMessageMode.Choices.gm",
+    },
+    default: "public",
+  },
+  contextIncludePrivate: {
+    name: "GOLD_BOX.Settings.ContextIncludePrivate.Name",
+    hint: "GOLD_BOX.Settings.ContextIncludePrivate.Hint",
+    scope: "world",
+    config: true,
+    type: Boolean,
+    default: false,
+  },
 };
 
 /** Settings the server reads (synced with `settings_sync`), as opposed to connection settings. */

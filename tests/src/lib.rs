@@ -6,6 +6,8 @@
 //! - [`server`] runs `gold-box-server` in-process on a real port.
 //! - [`browser`] starts chromedriver and Chromium and drives the page.
 //! - [`proxy`] is a TCP proxy between the page and the server that can cut the socket.
+//! - [`fake_ai`] is a local OpenAI-compatible endpoint that records what the server sends
+//!   the AI (for tests that need to see the AI's input, or script its tool calls).
 //! - [`http`] is the tests' own small HTTP client (metrics, manifest, archive).
 //! - [`install`] installs a module by manifest URL as Foundry does.
 //! - [`page`] reads and drives the module in the page the way a GM would.
@@ -16,6 +18,7 @@
 //! test still leaves its artifacts and stops its processes.
 
 pub mod browser;
+pub mod fake_ai;
 pub mod http;
 pub mod install;
 pub mod page;
@@ -38,26 +41,26 @@ pub type TestResult<T = ()> = Result<T, Box<dyn Error + Send + Sync>>;
 /// The Foundry generation the shim page imitates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FoundryVersion {
-    V12,
     V13,
+    V14,
 }
 
 impl FoundryVersion {
-    pub const ALL: [FoundryVersion; 2] = [FoundryVersion::V12, FoundryVersion::V13];
+    pub const ALL: [FoundryVersion; 2] = [FoundryVersion::V13, FoundryVersion::V14];
 
     /// The `v` query value of the shim page.
     pub fn query_value(self) -> &'static str {
         match self {
-            FoundryVersion::V12 => "12",
             FoundryVersion::V13 => "13",
+            FoundryVersion::V14 => "14",
         }
     }
 
-    /// A short tag for artifact names: `v12`, `v13`.
+    /// A short tag for artifact names: `v13`, `v14`.
     pub fn tag(self) -> &'static str {
         match self {
-            FoundryVersion::V12 => "v12",
             FoundryVersion::V13 => "v13",
+            FoundryVersion::V14 => "v14",
         }
     }
 }
@@ -202,14 +205,33 @@ impl E2e {
         }
     }
 
+    /// Like [`E2e::start`], with more server options (e.g. those of a
+    /// [`fake_ai::FakeAi`]).
+    pub async fn start_with(name: &str, server_args: &[String]) -> TestResult<E2e> {
+        let site = ShimSite::start().await?;
+        let args: Vec<&str> = server_args.iter().map(String::as_str).collect();
+        let server = TestServer::start_with(&site.origin(), &args).await?;
+        E2e::assemble(name, site, server, None).await
+    }
+
     /// Opens the shim page for `version`, connected to this test's server with `token`.
     /// Waits until the page has booted (Foundry's `ready` has run).
     pub async fn open_foundry(&self, version: FoundryVersion, token: &str) -> TestResult {
+        self.open_foundry_with(version, token, &[]).await
+    }
+
+    /// [`E2e::open_foundry`] with more of the shim's query options (see
+    /// `tests/foundry-shim/shim/main.js`), e.g. `("controlToken", "1")`.
+    pub async fn open_foundry_with(
+        &self,
+        version: FoundryVersion,
+        token: &str,
+        options: &[(&str, &str)],
+    ) -> TestResult {
         let server_url = self.server_url();
-        let url = self.site.page_url(
-            version,
-            &[("server", server_url.as_str()), ("token", token)],
-        );
+        let mut query = vec![("server", server_url.as_str()), ("token", token)];
+        query.extend_from_slice(options);
+        let url = self.site.page_url(version, &query);
         self.browser.open_shim(&url).await
     }
 

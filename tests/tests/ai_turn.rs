@@ -178,8 +178,8 @@ async fn run(version: FoundryVersion) -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v12_take_ai_turn_rolls_the_attack_in_foundry_and_narrates_its_total() -> TestResult {
-    run(FoundryVersion::V12).await
+async fn v14_take_ai_turn_rolls_the_attack_in_foundry_and_narrates_its_total() -> TestResult {
+    run(FoundryVersion::V14).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -52,8 +52,8 @@ async fn step(env: &E2e, name: &str, script: &str, expected: &str) -> TestResult
     assert_button_beside_input(env, name, expected).await
 }
 
-async fn button_follows_the_v13_chat_input(env: &E2e) -> TestResult {
-    env.open_foundry(FoundryVersion::V13, TEST_TOKEN).await?;
+async fn button_follows_the_chat_input(env: &E2e, version: FoundryVersion) -> TestResult {
+    env.open_foundry(version, TEST_TOKEN).await?;
     env.browser.wait_until(CONNECTED, CONNECT_TIMEOUT).await?;
     env.browser.wait_until(BUTTON_READY, UI_TIMEOUT).await?;
     assert_button_beside_input(env, "after start-up", "sidebar").await?;
@@ -129,6 +129,33 @@ async fn button_follows_the_v13_chat_input(env: &E2e) -> TestResult {
     )
     .await?;
 
+    // The input is Foundry's own element for this version: v13's textarea, v14's ProseMirror
+    // editor (no textarea at all).
+    let input = env
+        .browser
+        .eval(
+            "return { tag: document.getElementById('chat-message').tagName.toLowerCase(), \
+             textareas: document.querySelectorAll('textarea').length };",
+        )
+        .await?;
+    let expected = match version {
+        FoundryVersion::V13 => "textarea",
+        FoundryVersion::V14 => "prose-mirror",
+    };
+    ensure(input["tag"] == expected, || {
+        format!(
+            "{}: the chat input is {input}, not a {expected}",
+            version.tag()
+        )
+    })?;
+    if version == FoundryVersion::V14 {
+        ensure(input["textareas"] == 0, || {
+            format!("v14 has no textarea, found {input}")
+        })?;
+        env.browser
+            .screenshot(&format!("chat-button-{}", version.tag()))
+            .await?;
+    }
     let errors = env.browser.page_errors().await?;
     ensure(errors.is_empty(), || format!("page errors: {errors:#?}"))
 }
@@ -170,11 +197,20 @@ async fn players_get_neither_button_nor_core(env: &E2e) -> TestResult {
     Ok(())
 }
 
+async fn run_follows(version: FoundryVersion) -> TestResult {
+    let env = E2e::start(&format!("{}_button_follows_the_chat_input", version.tag())).await?;
+    let outcome = button_follows_the_chat_input(&env, version).await;
+    env.finish(outcome).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v13_button_follows_the_chat_input_and_stays_single() -> TestResult {
-    let env = E2e::start("v13_button_follows_the_chat_input").await?;
-    let outcome = button_follows_the_v13_chat_input(&env).await;
-    env.finish(outcome).await
+    run_follows(FoundryVersion::V13).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v14_button_follows_the_prose_mirror_chat_input_and_stays_single() -> TestResult {
+    run_follows(FoundryVersion::V14).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,7 @@
 //! A GM installs Gold Box by manifest URL, as Foundry's "Install Module" does it: the
 //! server's `/module.json` says which Foundry versions it fits and where to download it,
 //! `/module.zip` unpacks into the modules directory, and the module loaded from those
-//! unpacked files (not from `dist/`) starts and connects in Foundry v12 and v13.
+//! unpacked files (not from `dist/`) starts and connects in Foundry v13 and v14.
 
 use gold_box_e2e::install::{Installed, install_by_manifest_url};
 use gold_box_e2e::page::CONNECT_TIMEOUT;
@@ -9,7 +9,8 @@ use gold_box_e2e::server::TEST_TOKEN;
 use gold_box_e2e::{E2e, FoundryVersion, SiteListener, TempDir, TestResult, TestServer, ensure};
 use serde_json::Value;
 
-/// The manifest the server hands out fits Foundry 12 to 13 and points back at the server.
+/// The manifest the server hands out fits Foundry 13 to 14 (verified on the build the
+/// end-to-end page models) and points back at the server.
 fn check_manifest(installed: &Installed, server_url: &str) -> TestResult {
     let manifest = &installed.manifest;
     ensure(manifest["id"] == "gold-box", || {
@@ -17,8 +18,12 @@ fn check_manifest(installed: &Installed, server_url: &str) -> TestResult {
     })?;
     let compatibility = &manifest["compatibility"];
     ensure(
-        compatibility["minimum"] == "12" && compatibility["verified"] == "13",
-        || format!("the manifest's compatibility is not minimum 12, verified 13: {compatibility}"),
+        compatibility["minimum"] == "13" && compatibility["verified"] == "14.371",
+        || {
+            format!(
+                "the manifest's compatibility is not minimum 13, verified 14.371: {compatibility}"
+            )
+        },
     )?;
     let manifest_url = format!("{server_url}/module.json");
     let download_url = format!("{server_url}/module.zip");
@@ -154,8 +159,8 @@ async fn run(version: FoundryVersion) -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v12_a_module_installed_by_manifest_url_loads_and_connects() -> TestResult {
-    run(FoundryVersion::V12).await
+async fn v14_a_module_installed_by_manifest_url_loads_and_connects() -> TestResult {
+    run(FoundryVersion::V14).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,4 +1,4 @@
-//! The packaged module loads into Foundry v12 and v13 (the shim page), connects to the
+//! The packaged module loads into Foundry v13 and v14 (the shim page), connects to the
 //! real server, and shows the Take AI Turn button exactly once, in the connection's state.
 
 use gold_box_e2e::server::TEST_TOKEN;
@@ -93,8 +93,7 @@ async fn connects_and_shows_one_ready_button(env: &E2e, version: FoundryVersion)
     let enabled = button(env).await?["disabled"] == false;
     ensure(enabled, || "the ready button is disabled".to_owned())?;
 
-    // Foundry re-renders the chat log (v12 replaces the whole tab): still one button,
-    // still ready.
+    // Foundry re-renders the chat log: still one button, still ready.
     env.browser
         .eval_async("await window.__shim.rerenderChat();")
         .await?;
@@ -156,8 +155,8 @@ async fn run_wrong_token(version: FoundryVersion) -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v12_module_connects_and_shows_one_ready_button() -> TestResult {
-    run_connects(FoundryVersion::V12).await
+async fn v14_module_connects_and_shows_one_ready_button() -> TestResult {
+    run_connects(FoundryVersion::V14).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,8 +165,8 @@ async fn v13_module_connects_and_shows_one_ready_button() -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v12_wrong_token_ends_in_auth_failed_on_the_button() -> TestResult {
-    run_wrong_token(FoundryVersion::V12).await
+async fn v14_wrong_token_ends_in_auth_failed_on_the_button() -> TestResult {
+    run_wrong_token(FoundryVersion::V14).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -89,9 +89,9 @@ async fn run(version: FoundryVersion) -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v12_an_outcome_rolled_while_the_server_is_down_is_delivered_after_its_restart()
+async fn v14_an_outcome_rolled_while_the_server_is_down_is_delivered_after_its_restart()
 -> TestResult {
-    run(FoundryVersion::V12).await
+    run(FoundryVersion::V14).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

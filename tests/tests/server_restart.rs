@@ -91,8 +91,8 @@ async fn run(version: FoundryVersion) -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v12_the_module_reconnects_by_itself_after_a_server_restart() -> TestResult {
-    run(FoundryVersion::V12).await
+async fn v14_the_module_reconnects_by_itself_after_a_server_restart() -> TestResult {
+    run(FoundryVersion::V14).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

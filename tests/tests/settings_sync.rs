@@ -208,8 +208,8 @@ async fn run(version: FoundryVersion) -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v12_a_changed_setting_shows_the_indicator_until_the_server_acks_it() -> TestResult {
-    run(FoundryVersion::V12).await
+async fn v14_a_changed_setting_shows_the_indicator_until_the_server_acks_it() -> TestResult {
+    run(FoundryVersion::V14).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

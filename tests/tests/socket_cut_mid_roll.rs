@@ -170,8 +170,8 @@ async fn run(version: FoundryVersion) -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v12_a_roll_finished_while_the_socket_is_cut_arrives_once_over_http() -> TestResult {
-    run(FoundryVersion::V12).await
+async fn v14_a_roll_finished_while_the_socket_is_cut_arrives_once_over_http() -> TestResult {
+    run(FoundryVersion::V14).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,12 +1,51 @@
-// Foundry's ChatMessage document and the `game.messages` collection. `ChatMessage.create`
-// runs the `preCreateChatMessage` hook (which may cancel), stores the message, resolves, and
-// posts it to the chat log the way Foundry's `_onCreate` does (without awaiting the render),
-// firing `createChatMessage`. Messages render as Foundry's `li.chat-message` card, with the
-// content inserted as HTML (as Foundry does) and the speaker alias as text. v12 fires
-// `renderChatMessage(message, jQuery, data)` from `getHTML()`; v13 fires
-// `renderChatMessageHTML(message, HTMLElement, context)` from `renderHTML()`.
+// Foundry's ChatMessage document and the `game.messages` collection, v13 and v14
+// (https://foundryvtt.com/api/v14/classes/foundry.documents.ChatMessage.html).
+// `ChatMessage.create` runs the `preCreateChatMessage` hook (which may cancel), applies the
+// visibility asked for in its options, stores the message, resolves, and posts it to the chat
+// log the way Foundry's `_onCreate` does (without awaiting the render), firing
+// `createChatMessage`. Messages render as Foundry's `li.chat-message` card, with the content
+// AND the flavor inserted as HTML (as Foundry does: flavor is HTML, so untrusted text must be
+// escaped before it gets there) and the speaker alias as text. Both versions fire
+// `renderChatMessageHTML(message, html: HTMLElement, context)` from `renderHTML()`
+// (https://foundryvtt.com/api/v14/functions/hookEvents.renderChatMessageHTML.html).
+//
+// Data (https://foundryvtt.com/api/v14/interfaces/foundry.documents.types.ChatMessageData.html):
+// `type` is a string sub-type ("base" by default), `style` a CONST.CHAT_MESSAGE_STYLES value,
+// `whisper` user ids, `blind`, `speaker` {scene, actor, token, alias}.
 import { Collection, deepClone, getProperty, randomID, setProperty } from "./utils.js";
 import { Roll } from "./dice.js";
+
+/**
+ * v14's message visibility modes, `CONFIG.ChatMessage.modes`: Record<string, {label, icon,
+ * handler(data)}> (https://foundryvtt.com/api/v14/variables/CONFIG.ChatMessage.html). The five
+ * keys and what each handler does are taken from modules ported to v14; the API page gives the
+ * shape only.
+ */
+export const MESSAGE_MODES = {
+  public: { label: "CHAT.RollPublic", icon: "fa-solid fa-globe", handler: (data) => { data.whisper = []; data.blind = false; } },
+  gm: { label: "CHAT.RollPrivate", icon: "fa-solid fa-user-secret", handler: (data) => { data.whisper = gmIds(); data.blind = false; } },
+  blind: { label: "CHAT.RollBlind", icon: "fa-solid fa-eye-slash", handler: (data) => { data.whisper = gmIds(); data.blind = true; } },
+  self: { label: "CHAT.RollSelf", icon: "fa-solid fa-user", handler: (data) => { data.whisper = [globalThis.game.user.id]; data.blind = false; } },
+  ic: { label: "CHAT.RollIC", icon: "fa-solid fa-comment", handler: (data) => { data.whisper = []; data.blind = false; data.style = globalThis.CONST.CHAT_MESSAGE_STYLES.IC; } },
+};
+
+/** v14 message mode → v13 roll mode. */
+export const ROLL_MODE_OF = { public: "publicroll", gm: "gmroll", blind: "blindroll", self: "selfroll", ic: "publicroll" };
+/** v13 roll mode → v14 message mode (`Roll._mapLegacyRollMode` in v14). */
+const MESSAGE_MODE_OF = { publicroll: "public", gmroll: "gm", blindroll: "blind", selfroll: "self", roll: "public" };
+
+function gmIds() {
+  return globalThis.game.users.filter((u) => u.isGM).map((u) => u.id);
+}
+
+const isV14 = () => globalThis.game.release.generation >= 14;
+
+/** v14: a deprecated `rollMode` option, mapped as Foundry does and warned about. */
+export function mapLegacyRollMode(rollMode, where) {
+  console.warn(`The rollMode option of ${where} is deprecated in favor of messageMode, a string value in `
+    + "CONFIG.ChatMessage.modes. Deprecated since Version 14. Backwards-compatible support will be removed in Version 16");
+  return MESSAGE_MODE_OF[rollMode] ?? rollMode;
+}
 
 export class Messages extends Collection {
   static documentName = "ChatMessage";
@@ -106,9 +145,11 @@ export class ChatMessage {
     return this.update({ [`flags.${scope}.${key}`]: value });
   }
 
+  /** v13 `ChatMessage#applyRollMode(rollMode)`: "publicroll" | "gmroll" | "blindroll" | "selfroll". */
   applyRollMode(rollMode) {
+    if (isV14()) return this.applyMode(mapLegacyRollMode(rollMode, "ChatMessage#applyRollMode"));
     const modes = globalThis.CONST.DICE_ROLL_MODES;
-    const gms = globalThis.game.users.filter((u) => u.isGM).map((u) => u.id);
+    const gms = gmIds();
     if (rollMode === modes.PRIVATE) this.whisper = gms;
     else if (rollMode === modes.BLIND) {
       this.whisper = gms;
@@ -118,6 +159,26 @@ export class ChatMessage {
       this.whisper = [];
       this.blind = false;
     }
+    return this;
+  }
+
+  /**
+   * v14 `ChatMessage#applyMode(mode)` and `ChatMessage.applyMode(data, mode)`: apply a key of
+   * CONFIG.ChatMessage.modes; without a (known) mode, the user's `core.messageMode`.
+   */
+  applyMode(mode) {
+    const data = { whisper: this.whisper, blind: this.blind, style: this.style };
+    this.constructor.applyMode(data, mode);
+    Object.assign(this, data);
+    return this;
+  }
+
+  static applyMode(data, mode) {
+    if (!isV14()) throw new TypeError("ChatMessage.applyMode is not a function before v14");
+    const modes = globalThis.CONFIG.ChatMessage.modes;
+    if (!(mode in modes)) mode = globalThis.game.settings.get("core", "messageMode");
+    modes[mode]?.handler(data);
+    return data;
   }
 
   toObject() {
@@ -152,7 +213,13 @@ export class ChatMessage {
     const userId = globalThis.game.user.id;
     const message = data instanceof ChatMessage ? data : new this(data);
     if (globalThis.Hooks.call("preCreateChatMessage", message, data, options, userId) === false) return undefined;
-    if (options.rollMode) message.applyRollMode(options.rollMode);
+    // `_preCreate`: v14 applies `messageMode` (a deprecated `rollMode` is mapped to one);
+    // v13 applies `rollMode`. Without either, the data's own whisper/blind stand.
+    if (isV14()) {
+      let mode = options.messageMode;
+      if (options.rollMode) mode = mapLegacyRollMode(options.rollMode, "ChatMessage.create");
+      if (mode) message.applyMode(mode);
+    } else if (options.rollMode) message.applyRollMode(options.rollMode);
     await new Promise((resolve) => setTimeout(resolve, 0)); // the socket round trip
     globalThis.game.messages.set(message.id, message);
     message._onCreate(data, options, userId);
@@ -182,12 +249,25 @@ export class ChatMessage {
     return this;
   }
 
-  /** Foundry v12 `ChatMessage.getSpeaker`, for a page without canvas, tokens or characters. */
+  /**
+   * `ChatMessage.getSpeaker({scene, actor, token, alias})`, v13 and v14 alike: a given token
+   * speaks; else a given actor; else, with neither, the token the user controls on the canvas,
+   * else the user's assigned character, else the user. `alias` only renames the speaker: with
+   * a controlled token or a character, the speaker still carries their actor and token ids
+   * (the alias does not make the message anonymous).
+   * https://foundryvtt.com/api/v14/classes/foundry.documents.ChatMessage.html
+   */
   static getSpeaker({ scene, actor, token, alias } = {}) {
     const user = globalThis.game.user;
-    if (token) return { scene: scene?.id ?? null, actor: token.actor?.id ?? null, token: token.id ?? null, alias: alias || token.name };
-    if (actor) return { scene: scene?.id ?? null, actor: actor.id ?? null, token: null, alias: alias || actor.name };
-    return { scene: scene?.id ?? null, actor: null, token: null, alias: alias || user.name };
+    const sceneId = scene?.id ?? globalThis.canvas?.scene?.id ?? null;
+    const fromToken = (t) => ({ scene: t.parent?.id ?? sceneId, actor: t.actor?.id ?? null, token: t.id ?? null, alias: alias || t.name });
+    const fromActor = (a) => ({ scene: sceneId, actor: a.id ?? null, token: null, alias: alias || a.name });
+    if (token) return fromToken(token);
+    if (actor) return fromActor(actor);
+    const controlled = globalThis.canvas?.tokens?.controlled ?? [];
+    if (controlled.length) return fromToken(controlled[0].document);
+    if (user?.character) return fromActor(user.character);
+    return { scene: sceneId, actor: null, token: null, alias: alias || user.name };
   }
 
   /** The message card, like templates/sidebar/chat-message.html. */
@@ -242,14 +322,7 @@ export class ChatMessage {
     return this.content;
   }
 
-  /** v12: the rendered card as jQuery, after the `renderChatMessage` hook. */
-  async getHTML() {
-    const html = globalThis.jQuery(this.renderElement());
-    globalThis.Hooks.call("renderChatMessage", this, html, { message: this.toObject(), alias: this.alias });
-    return html;
-  }
-
-  /** v13: the rendered card as an HTMLElement, after the `renderChatMessageHTML` hook. */
+  /** The rendered card as an HTMLElement, after the `renderChatMessageHTML` hook. */
   async renderHTML(options = {}) {
     const element = this.renderElement(options);
     globalThis.Hooks.callAll("renderChatMessageHTML", this, element, { message: this.toObject(), alias: this.alias });

@@ -4,8 +4,23 @@
 // constructor; an unresolved word (a StringTerm) throws from `evaluate()`; `evaluate()` is
 // async, returns the Roll and can run once; `total`, `formula`, `dice` (die terms with `faces`
 // and `results: [{result, active}]`) and `toMessage()` (a ChatMessage with `rolls`) behave as
-// in v12/v13. Die faces come from `CONFIG.Dice.randomUniform`, or from a queue tests fill;
+// in v13/v14. Die faces come from `CONFIG.Dice.randomUniform`, or from a queue tests fill;
 // a test can also make the next evaluations wait until it releases them (`rollHold`).
+//
+// Interactive dice: `evaluate({allowInteractive = true})`. When the user's `core.diceConfiguration`
+// fulfils a die manually and the evaluation allows interaction, Foundry opens its RollResolver
+// (class RollResolver in https://foundryvtt.com/api/v14/modules/foundry.applications.dice.html) and the
+// roll waits until the user types the faces in. The shim opens a `.roll-resolver` dialog and
+// waits the same way (tests fill it with `window.__shim.resolveManualDice`).
+//
+// v14 (https://foundryvtt.com/api/v14/classes/foundry.dice.Roll.html; the page itself was not
+// reachable through the search tool, so the option names are taken from modules ported to v14):
+// `new Roll(formula, data = {}, options = {})` as in v13; `toMessage(messageData = {},
+// {messageMode, rollMode, create = true})` where `messageMode` is a key of
+// CONFIG.ChatMessage.modes and defaults to the user's `core.messageMode`; `rollMode` is
+// deprecated since v14 (until v16), mapped to a mode with a warning.
+
+import { mapLegacyRollMode } from "./chat-message.js";
 
 /** Values tests queue for the next dice (each is used if it fits the die). */
 export const queuedDieResults = [];
@@ -446,13 +461,14 @@ export class Roll {
     return this._evaluated;
   }
 
-  async evaluate({ minimize = false, maximize = false, allowStrings = false } = {}) {
+  async evaluate({ minimize = false, maximize = false, allowStrings = false, allowInteractive = true } = {}) {
     if (this._evaluated) throw new Error(`The ${this.constructor.name} has already been evaluated and is now immutable`);
     if (!this.terms.length) throw new Error("Unable to evaluate an empty roll formula");
     if (rollHold.armed > 0) {
       rollHold.armed -= 1;
       await new Promise((resolve) => rollHold.waiting.push({ formula: this.formula, since: Date.now(), resolve }));
     }
+    if (allowInteractive && !minimize && !maximize) await this.#resolveManually();
     for (const term of this.terms) {
       if (term instanceof OperatorTerm) continue;
       if (term instanceof StringTerm && allowStrings) continue;
@@ -463,6 +479,23 @@ export class Roll {
     this._total = total;
     this._evaluated = true;
     return this;
+  }
+
+  /** Dice the user fulfils by hand: open the resolver and queue what they type. */
+  async #resolveManually() {
+    const config = globalThis.game.settings.get("core", "diceConfiguration") ?? {};
+    const manual = this.dice.filter((die) => config[`d${die.faces}`] === "manual");
+    if (!manual.length) return;
+    const dialog = document.createElement("dialog");
+    dialog.classList.add("application", "roll-resolver");
+    dialog.dataset.formula = this.formula;
+    dialog.innerHTML = `<header class="window-header"><h1 class="window-title">Resolve Roll: ${this.formula}</h1></header>`
+      + manual.map((die) => Array.from({ length: die.number }, () => `<input type="number" min="1" max="${die.faces}" data-faces="${die.faces}">`).join("")).join("");
+    document.body.append(dialog);
+    dialog.show();
+    const faces = await new Promise((resolve) => { dialog.resolveWith = resolve; });
+    dialog.remove();
+    queuedDieResults.unshift(...faces);
   }
 
   /** The chat card HTML of an evaluated roll, like templates/dice/roll.html. */
@@ -487,24 +520,40 @@ export class Roll {
   }
 
   /**
-   * Post the roll to chat, evaluating it first if needed (Foundry v12/v13 `Roll#toMessage`).
+   * Post the roll to chat, evaluating it first if needed. Without an explicit visibility the
+   * message takes the user's current one (v13 `core.rollMode`, v14 `core.messageMode`), so a
+   * GM who left the chat on "blind" posts blind rolls; a blind roll evaluated here does not
+   * allow interactive dice.
    * @returns {Promise<ChatMessage|object>}
    */
-  async toMessage(messageData = {}, { rollMode, create = true } = {}) {
+  async toMessage(messageData = {}, { messageMode, rollMode, create = true } = {}) {
     const { mergeObject } = globalThis.foundry.utils;
-    if (rollMode === "roll") rollMode = undefined;
-    rollMode ||= globalThis.game.settings.get("core", "rollMode");
-    if (!this._evaluated) await this.evaluate();
+    const cls = globalThis.CONFIG.ChatMessage.documentClass;
+    const v14 = globalThis.game.release.generation >= 14;
+    let options;
+    let blind;
+    if (v14) {
+      if (rollMode) messageMode = mapLegacyRollMode(rollMode, "Roll#toMessage");
+      if (!(messageMode in globalThis.CONFIG.ChatMessage.modes)) messageMode = globalThis.game.settings.get("core", "messageMode");
+      options = { messageMode };
+      blind = messageMode === "blind";
+    } else {
+      if (rollMode === "roll") rollMode = undefined;
+      rollMode ||= globalThis.game.settings.get("core", "rollMode");
+      options = { rollMode };
+      blind = rollMode === globalThis.CONST.DICE_ROLL_MODES.BLIND;
+    }
+    if (!this._evaluated) await this.evaluate({ allowInteractive: !blind });
     const data = mergeObject({
       author: globalThis.game.user.id,
       content: String(this.total),
       sound: globalThis.CONFIG.sounds.dice,
     }, messageData);
     data.rolls = [this];
-    const cls = globalThis.CONFIG.ChatMessage.documentClass;
-    if (create) return cls.create(data, { rollMode });
+    if (create) return cls.create(data, options);
     const message = new cls(data);
-    if (rollMode) message.applyRollMode(rollMode);
+    if (v14) message.applyMode(messageMode);
+    else message.applyRollMode(rollMode);
     return message.toObject();
   }
 

@@ -8,11 +8,12 @@ import { ClientSettings } from "./settings.js";
 import { Localization } from "./i18n.js";
 import { Messages } from "./chat-message.js";
 import { Notifications } from "./notifications.js";
-import { ChatLogV12, SidebarV12 } from "./sidebar-v12.js";
-import { ChatLogV13, SidebarV13 } from "./sidebar-v13.js";
+import { ChatLog, Sidebar } from "./sidebar.js";
 import { Collection } from "./utils.js";
 
-const VERSIONS = { 12: "12.331", 13: "13.346" };
+// The builds modelled: 13.346 (https://foundryvtt.com/api/v13, the last v13 the
+// foundry-vtt-types package documents) and 14.371 (see README's compatibility table).
+const VERSIONS = { 13: "13.346", 14: "14.371" };
 
 export class User {
   constructor({ id, name, role }) {
@@ -21,6 +22,8 @@ export class User {
     this.name = name;
     this.role = role;
     this.active = true;
+    /** The assigned character (an Actor), if any. */
+    this.character = null;
   }
 
   get isGM() {
@@ -58,7 +61,14 @@ export function createGame({ generation, userId, world, system }) {
     i18n: new Localization(),
     messages: new Messages(),
   };
-  game.settings.register("core", "rollMode", { scope: "client", config: false, type: String, default: "publicroll" });
+  // The user's current visibility for what they post. v13: `core.rollMode` (a CONST.DICE_ROLL_MODES
+  // value). v14: `core.messageMode` (a key of CONFIG.ChatMessage.modes). The v14 setting's name
+  // is confirmed by modules ported to v14 (they read game.settings.get("core", "messageMode")),
+  // not by the API pages, which do not list core settings.
+  if (generation >= 14) game.settings.register("core", "messageMode", { scope: "client", config: false, type: String, default: "public" });
+  else game.settings.register("core", "rollMode", { scope: "client", config: false, type: String, default: "publicroll" });
+  // Per-denomination fulfilment methods ("" = Foundry's digital dice, "manual" = typed in).
+  game.settings.register("core", "diceConfiguration", { scope: "client", config: false, type: Object, default: {} });
   game.settings.register("core", "uiConfig", {
     scope: "client",
     config: false,
@@ -72,13 +82,14 @@ export function createGame({ generation, userId, world, system }) {
  * Run Foundry's start-up after the module scripts have been executed.
  * @param {{generation: number, uiAfterReady: boolean}} options
  */
-export async function initializeGame({ generation, uiAfterReady }) {
+export async function initializeGame({ generation, uiAfterReady, onUser = () => {} }) {
   const game = globalThis.game;
   const Hooks = globalThis.Hooks;
   Hooks.callAll("init");
   await game.i18n.initialize(game.modules.values());
   Hooks.callAll("i18nInit");
   game.user = game.users.get(game.userId);
+  onUser();
   Hooks.callAll("setup");
   if (!uiAfterReady) await initializeUI(generation);
   game.ready = true;
@@ -97,15 +108,8 @@ async function initializeUI(generation) {
   const right = document.createElement("section");
   right.id = "ui-right";
   root.append(right);
-  if (generation >= 13) {
-    ui.sidebar = new SidebarV13();
-    ui.sidebar.render(right);
-    ui.chat = new ChatLogV13();
-    await ui.chat.render({ force: true });
-  } else {
-    ui.sidebar = new SidebarV12();
-    ui.sidebar.render(right);
-    ui.chat = new ChatLogV12();
-    await ui.chat.render(true)._renderPromise;
-  }
+  ui.sidebar = new Sidebar();
+  ui.sidebar.render(right);
+  ui.chat = new ChatLog();
+  await ui.chat.render({ force: true });
 }

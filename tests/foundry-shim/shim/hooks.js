@@ -1,4 +1,4 @@
-// Foundry's Hooks (client/core/hooks.js in v12, client/helpers/hooks.mjs in v13): on, once,
+// Foundry's Hooks (client/helpers/hooks.mjs in v13 and v14): on, once,
 // off, call, callAll and onError. As in Foundry, an exception thrown by a hooked function is
 // caught and logged, not rethrown; the shim also records it for the tests, since Foundry's
 // own swallowing would otherwise hide module bugs from the page's error recorder.

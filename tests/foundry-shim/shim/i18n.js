@@ -11,6 +11,7 @@ const CORE_TRANSLATIONS = {
     RollPrivate: "Private GM Roll",
     RollBlind: "Blind GM Roll",
     RollSelf: "Self Roll",
+    RollIC: "In Character",
     Export: "Export Chat Log",
     Flush: "Clear Chat Log",
   },

@@ -1,38 +1,56 @@
 // Boots the Foundry stand-in page. Query options:
-//   v=12|13           Foundry generation (default 12): DOM, hook arguments, game.version
+//   v=13|14           Foundry generation (default 14): DOM, hook arguments, game.version
 //   server=URL        stored as the gold-box `serverUrl` client setting before start-up
 //   token=TEXT        stored as the gold-box `token` client setting before start-up
 //   user=gm|player    who is logged in (default gm)
 //   uiAfterReady=1    render the chat sidebar after `ready` instead of before
 //   dsn=1             simulate an active Dice So Nice (game.dice3d); dsnDelay=ms per animation
-//   notifications=pip the v13 core `uiConfig.chatNotifications` setting (default cards)
+//   notifications=pip the core `uiConfig.chatNotifications` setting (default cards)
+//   controlToken=1    the user controls a token on the canvas (ChatMessage.getSpeaker uses it)
+//   character=1       the user has an assigned character (ChatMessage.getSpeaker uses it)
+//   manualDice=1      the core `diceConfiguration` fulfils every die manually: an
+//                     interactive evaluation opens the roll resolver and waits for input
+//   mode=KEY          the user's current message mode (v14 key: public|gm|blind|self; on
+//                     v13 it is stored as the matching roll mode)
 // Order, like Foundry: globals → module.json → its styles and esmodules (as <script
 // type="module">, not awaited past their execution) → init, i18nInit, setup, UI, ready.
 import * as utils from "./utils.js";
 import { Hooks } from "./hooks.js";
-import { ChatMessage } from "./chat-message.js";
+import { ChatMessage, MESSAGE_MODES, ROLL_MODE_OF } from "./chat-message.js";
 import { DiceTerm, Die, NumericTerm, OperatorTerm, ParentheticalTerm, Roll, RollTerm, StringTerm } from "./dice.js";
 import { createGame, initializeGame } from "./game.js";
 import { installTestApi } from "./test-api.js";
+import { defineProseMirrorElement } from "./prose-mirror.js";
 
 const MODULE_ID = "gold-box";
 const params = new URLSearchParams(location.search);
-const generation = params.get("v") === "13" ? 13 : 12;
+const generation = params.get("v") === "13" ? 13 : 14;
 
 function installGlobals() {
   globalThis.CONST = Object.freeze({
+    // https://foundryvtt.com/api/v14/variables/CONST.CHAT_MESSAGE_STYLES.html (same values in v13)
     CHAT_MESSAGE_STYLES: Object.freeze({ OTHER: 0, OOC: 1, IC: 2, EMOTE: 3 }),
-    DICE_ROLL_MODES: Object.freeze({ PUBLIC: "publicroll", PRIVATE: "gmroll", BLIND: "blindroll", SELF: "selfroll" }),
+    // v13 only. Whether v14 still defines CONST.DICE_ROLL_MODES (deprecated) is unconfirmed;
+    // the v14 page leaves it out so that a module cannot depend on it.
+    ...(generation === 13
+      ? { DICE_ROLL_MODES: Object.freeze({ PUBLIC: "publicroll", PRIVATE: "gmroll", BLIND: "blindroll", SELF: "selfroll" }) }
+      : {}),
     USER_ROLES: Object.freeze({ NONE: 0, PLAYER: 1, TRUSTED: 2, ASSISTANT: 3, GAMEMASTER: 4 }),
   });
+  // v14: https://foundryvtt.com/api/v14/variables/CONFIG.ChatMessage.html (`modes`: the
+  // message visibility modes, `popoutClass`); v13: CONFIG.Dice.rollModes instead.
+  const chatMessageConfig = { documentClass: ChatMessage, batchSize: 100 };
+  if (generation >= 14) chatMessageConfig.modes = MESSAGE_MODES;
   globalThis.CONFIG = {
     debug: { hooks: false },
-    ChatMessage: { documentClass: ChatMessage, batchSize: 100 },
+    ChatMessage: chatMessageConfig,
     Dice: {
       rolls: [Roll],
       terms: { d: Die },
       randomUniform: Math.random,
-      rollModes: { publicroll: "CHAT.RollPublic", gmroll: "CHAT.RollPrivate", blindroll: "CHAT.RollBlind", selfroll: "CHAT.RollSelf" },
+      ...(generation === 13
+        ? { rollModes: { publicroll: "CHAT.RollPublic", gmroll: "CHAT.RollPrivate", blindroll: "CHAT.RollBlind", selfroll: "CHAT.RollSelf" } }
+        : {}),
     },
     sounds: { dice: "sounds/dice.wav", notification: "sounds/notify.wav" },
   };
@@ -43,18 +61,18 @@ function installGlobals() {
       duplicate: utils.duplicate, getProperty: utils.getProperty, setProperty: utils.setProperty,
       hasProperty: utils.hasProperty, expandObject: utils.expandObject, flattenObject: utils.flattenObject,
       mergeObject: utils.mergeObject, isNewerVersion: utils.isNewerVersion, debounce: utils.debounce,
-      timeSince: utils.timeSince, Collection: utils.Collection,
-      ...(generation >= 13 ? { parseHTML: utils.parseHTML } : {}),
+      timeSince: utils.timeSince, Collection: utils.Collection, parseHTML: utils.parseHTML,
     },
     dice,
-    documents: generation >= 13 ? { ChatMessage } : {},
-    helpers: generation >= 13 ? { Hooks } : {},
+    documents: { ChatMessage },
+    helpers: { Hooks },
   };
   globalThis.Hooks = Hooks;
   globalThis.Roll = Roll;
   globalThis.Die = Die;
   globalThis.ChatMessage = ChatMessage;
   globalThis.ui = {};
+  if (generation >= 14) defineProseMirrorElement();
 }
 
 function loadScript(attributes) {
@@ -75,6 +93,26 @@ function storeInitialClientSettings() {
   if (params.get("notifications") === "pip") {
     localStorage.setItem("core.uiConfig", JSON.stringify({ chatNotifications: "pip", uiScale: 1 }));
   }
+  if (params.get("manualDice") === "1") {
+    localStorage.setItem("core.diceConfiguration", JSON.stringify({ d4: "manual", d6: "manual", d8: "manual", d10: "manual", d12: "manual", d20: "manual", d100: "manual" }));
+  }
+  if (params.has("mode")) {
+    const mode = params.get("mode");
+    if (generation >= 14) localStorage.setItem("core.messageMode", JSON.stringify(mode));
+    else localStorage.setItem("core.rollMode", JSON.stringify(ROLL_MODE_OF[mode] ?? mode));
+  }
+}
+
+/** The canvas as far as `ChatMessage.getSpeaker` reads it: the tokens the user controls. */
+function installCanvas() {
+  const actor = { id: "heroActor000000a", name: "Sir Hero", documentName: "Actor" };
+  const token = { id: "heroToken000000a", name: "Sir Hero (token)", actor, parent: { id: "scene00000000001" } };
+  globalThis.canvas = {
+    ready: true,
+    scene: { id: "scene00000000001" },
+    tokens: { controlled: params.get("controlToken") === "1" ? [{ id: token.id, name: token.name, document: token, actor }] : [] },
+  };
+  if (params.get("character") === "1") globalThis.game.user.character = actor;
 }
 
 function buildInterface() {
@@ -128,7 +166,6 @@ async function boot() {
   const shim = { generation, booted: false, bootError: null };
   window.__shim = shim;
   installGlobals();
-  if (generation === 12) await loadScript({ src: "/vendor/jquery-3.7.1.min.js" });
   const userId = params.get("user") === "player" ? "playerUser00000b" : "gmUser000000000a";
   globalThis.game = createGame({
     generation,
@@ -141,7 +178,7 @@ async function boot() {
   storeInitialClientSettings();
   buildInterface();
   await loadModule(`/modules/${MODULE_ID}/module.json`);
-  await initializeGame({ generation, uiAfterReady: params.get("uiAfterReady") === "1" });
+  await initializeGame({ generation, uiAfterReady: params.get("uiAfterReady") === "1", onUser: installCanvas });
   shim.booted = true;
 }
 

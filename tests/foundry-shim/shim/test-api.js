@@ -1,8 +1,9 @@
 // `window.__shim`: what the Rust tests read and drive. Everything here goes through the same
-// Foundry API a module uses (game.settings.set, ChatMessage.create, ui.chat.render, the v13
+// Foundry API a module uses (game.settings.set, ChatMessage.create, ui.chat.render, the
 // sidebar's changeTab/toggleExpanded, the chat popout), so a test drives the page the way a
 // user and Foundry would.
 import { queuedDieResults, rollHold } from "./dice.js";
+import { ROLL_MODE_OF } from "./chat-message.js";
 
 const BUTTON_SELECTOR = "#gold-box-ai-turn-btn";
 
@@ -27,6 +28,9 @@ function messageJson(message) {
     rolls: message.rolls.map((r) => ({ formula: r.formula, total: r.total, dice: r.dice.map((d) => ({ faces: d.faces, results: d.results.map((x) => ({ ...x })) })) })),
     timestamp: message.timestamp,
     style: message.style,
+    type: message.type,
+    whisper: [...message.whisper],
+    blind: message.blind,
   };
 }
 
@@ -56,14 +60,56 @@ export function installTestApi(shim) {
       return globalThis.game.messages.contents.map(messageJson);
     },
 
-    /** Post a chat line as a user would (an out-of-character message). */
-    async postChat(content, { alias, style } = {}) {
-      const message = await globalThis.ChatMessage.create({
+    /**
+     * Post a chat line as a user would (an out-of-character message). `from: "player"` makes
+     * the player its author (as when the player typed it); `whisperTo: "gm"` whispers it to
+     * the GMs, as `/w gm ...` does.
+     */
+    async postChat(content, { alias, style, from, whisperTo } = {}) {
+      const users = globalThis.game.users;
+      const data = {
         content,
         style: style ?? globalThis.CONST.CHAT_MESSAGE_STYLES.OOC,
         speaker: alias ? { alias } : globalThis.ChatMessage.getSpeaker(),
-      });
+      };
+      if (from === "player") data.author = users.find((u) => !u.isGM).id;
+      if (whisperTo === "gm") data.whisper = users.filter((u) => u.isGM).map((u) => u.id);
+      const message = await globalThis.ChatMessage.create(data);
       return message?.id ?? null;
+    },
+
+    /** Roll `formula` into chat with Foundry's dice, in message mode `mode` (public|gm|blind|self). */
+    async postRoll(formula, { flavor, alias, mode = "public" } = {}) {
+      const roll = new globalThis.Roll(formula);
+      await roll.evaluate({ allowInteractive: false });
+      const options = globalThis.game.release.generation >= 14 ? { messageMode: mode } : { rollMode: ROLL_MODE_OF[mode] };
+      const message = await roll.toMessage({ flavor, speaker: alias ? { alias } : undefined }, options);
+      return message?.id ?? null;
+    },
+
+    /** The user's current visibility for what they post (v13 roll mode, v14 message mode). */
+    currentMode() {
+      const v14 = globalThis.game.release.generation >= 14;
+      return globalThis.game.settings.get("core", v14 ? "messageMode" : "rollMode");
+    },
+
+    /** Formulas of the roll resolver dialogs open now (manual dice waiting for input). */
+    openResolvers() {
+      return [...document.querySelectorAll("dialog.roll-resolver")].map((d) => d.dataset.formula);
+    },
+
+    /** Type `faces` into the open roll resolvers, oldest first; returns how many were open. */
+    resolveManualDice(faces) {
+      const dialogs = [...document.querySelectorAll("dialog.roll-resolver")];
+      for (const dialog of dialogs) dialog.resolveWith(faces.splice(0, dialog.querySelectorAll("input").length));
+      return dialogs.length;
+    },
+
+    /** The rendered flavor of a message in the chat log: {html, text, images}. */
+    renderedFlavor(messageId) {
+      const flavor = document.querySelector(`#chat .chat-message[data-message-id="${messageId}"] .flavor-text`);
+      if (!flavor) return null;
+      return { html: flavor.innerHTML, text: flavor.textContent, elements: flavor.childElementCount };
     },
 
     /** Queue die faces for the next rolls, for deterministic tests. */
@@ -91,9 +137,7 @@ export function installTestApi(shim) {
 
     /** Re-render the chat sidebar; resolves once Foundry's render hooks have run. */
     async rerenderChat() {
-      const chat = globalThis.ui.chat;
-      if (globalThis.game.release.generation >= 13) await chat.render();
-      else await chat.render(true)._renderPromise;
+      await globalThis.ui.chat.render();
     },
 
     buttonCount() {
@@ -136,22 +180,15 @@ export function installTestApi(shim) {
 
     // Sidebar and chat layout, as a user changes it.
     activateTab(tab) {
-      const sidebar = globalThis.ui.sidebar;
-      if (sidebar.changeTab) sidebar.changeTab(tab, "primary");
-      else sidebar.activateTab(tab);
+      globalThis.ui.sidebar.changeTab(tab, "primary");
     },
     collapseSidebar() {
-      const sidebar = globalThis.ui.sidebar;
-      if (sidebar.toggleExpanded) sidebar.toggleExpanded(false);
-      else sidebar.collapse();
+      globalThis.ui.sidebar.toggleExpanded(false);
     },
     expandSidebar() {
-      const sidebar = globalThis.ui.sidebar;
-      if (sidebar.toggleExpanded) sidebar.toggleExpanded(true);
-      else sidebar.expand();
+      globalThis.ui.sidebar.toggleExpanded(true);
     },
     async popoutChat() {
-      if (!globalThis.ui.chat.renderPopout) throw new Error("the chat popout is modelled for v13 only");
       await globalThis.ui.chat.renderPopout();
     },
     async closeChatPopout() {

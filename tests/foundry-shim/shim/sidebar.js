@@ -1,16 +1,36 @@
-// The v13 sidebar and chat tab (ApplicationV2), following Foundry v13's ChatLog: the tab
-// renders its `log` and `input` parts once (section#chat > .chat-scroll > ol.chat-log, and
-// .chat-form); the first render also creates `#chat-notifications`, the shared
-// `textarea#chat-message` and `#chat-controls` (with `#roll-privacy`) in #ui-right-column-1;
-// `_toggleNotifications` moves the textarea and controls into the sidebar's `.chat-form`, the
-// chat popout's, or `#chat-notifications`, and fires `renderChatInput(app, {"#chat-message",
-// "#chat-controls", "#roll-privacy"}, {previousParent})` on every call. Each render ends with
-// the `renderApplicationV2`/`renderHandlebarsApplication`/`renderAbstractSidebarTab`/
-// `renderChatLog` hooks, called with (app, HTMLElement, context, options).
+// The sidebar and chat tab (ApplicationV2) of Foundry v13 and v14, following their ChatLog: the
+// tab renders its `log` and `input` parts once (section#chat > .chat-scroll > ol.chat-log, and
+// .chat-form); the first render also creates `#chat-notifications`, the shared chat input
+// `#chat-message` and `#chat-controls` in #ui-right-column-1; `_toggleNotifications` moves the
+// input and controls into the sidebar's `.chat-form`, the chat popout's, or
+// `#chat-notifications`, and fires `renderChatInput(app, elements, {previousParent})` on every
+// call. Each render ends with the `renderApplicationV2`/`renderHandlebarsApplication`/
+// `renderAbstractSidebarTab`/`renderChatLog` hooks, called with (app, HTMLElement, context,
+// options).
+//
+// What v14 changes here:
+// - the input is `<prose-mirror id="chat-message">` (see prose-mirror.js), not a textarea;
+// - the visibility buttons are `#message-modes` (one per CONFIG.ChatMessage.modes key, with
+//   `data-mode`) instead of v13's `#roll-privacy` (one per roll mode, `data-roll-mode`);
+//   confirmed by modules ported to v14 (they moved their buttons from #roll-privacy to
+//   #message-modes), not by an API page;
+// - `renderChatInput` (https://foundryvtt.com/api/v14/functions/hookEvents.renderChatInput.html:
+//   `app: ChatLog`, `elements: Record<string, HTMLElement>` "a mapping of CSS selectors to the
+//   elements that were moved", `context: RenderChatInputContext` = {previousParent},
+//   https://foundryvtt.com/api/v14/interfaces/hookEvents.RenderChatInputContext.html). Which
+//   selectors v14 puts in `elements` besides "#chat-message" is unconfirmed: the shim passes
+//   "#chat-message", "#chat-controls" and "#message-modes";
+// - the popout is `CONFIG.ChatMessage.popoutClass` (ChatPopout,
+//   https://foundryvtt.com/api/v14/variables/CONFIG.ChatMessage.html); the shim models it as a
+//   ChatLog in popout mode whose read-only `parent` is the sidebar's ChatLog. That
+//   ApplicationV2 has a read-only `parent` in v14 is as reported; what it refers to for the
+//   chat apps is unconfirmed.
+// The order of the input and the controls inside the chat form is v13's in both (unconfirmed
+// for v14); the module must not depend on it.
 
 const TABS = ["chat", "combat", "settings"];
 
-export class SidebarV13 {
+export class Sidebar {
   expanded = true;
   tabGroups = { primary: "chat" };
 
@@ -59,7 +79,7 @@ export class SidebarV13 {
   }
 }
 
-export class ChatLogV13 {
+export class ChatLog {
   static tabName = "chat";
   static NOTIFY_DURATION = 5000;
 
@@ -67,10 +87,18 @@ export class ChatLogV13 {
   element = null;
   popout = null;
 
-  constructor({ isPopout = false } = {}) {
+  #parent;
+
+  constructor({ isPopout = false, parent = null } = {}) {
     this.isPopout = isPopout;
+    this.#parent = parent;
     this.id = isPopout ? "chat-popout" : "chat";
     this.options = { id: this.id, stream: false, classes: ["flexcol"] };
+  }
+
+  /** v14: read-only (a getter; assigning to it throws in module code, which is strict). */
+  get parent() {
+    return globalThis.game.release.generation >= 14 ? this.#parent : undefined;
   }
 
   get tabName() {
@@ -150,29 +178,43 @@ export class ChatLogV13 {
     this._toggleNotifications();
   }
 
-  /** Like templates/sidebar/tabs/chat/notifications.hbs: notifications, textarea, controls. */
+  /** Like templates/sidebar/tabs/chat/notifications.hbs: notifications, input, controls. */
   #renderNotifications() {
     const right = document.getElementById("ui-right-column-1") ?? document.body;
     const user = globalThis.game.user;
-    const rollMode = globalThis.game.settings.get("core", "rollMode");
-    const privacy = Object.entries(globalThis.CONFIG.Dice.rollModes).map(([mode, label]) => `<button type="button" `
-      + `class="ui-control icon" data-action="rollMode" data-roll-mode="${mode}" aria-pressed="${mode === rollMode}" `
-      + `aria-label="${globalThis.game.i18n.localize(label)}">${globalThis.game.i18n.localize(label)}</button>`).join("");
+    const v14 = globalThis.game.release.generation >= 14;
+    const i18n = globalThis.game.i18n;
+    let privacy;
+    if (v14) {
+      const current = globalThis.game.settings.get("core", "messageMode");
+      privacy = Object.entries(globalThis.CONFIG.ChatMessage.modes).map(([mode, { label }]) => `<button type="button" `
+        + `class="ui-control icon" data-action="messageMode" data-mode="${mode}" aria-pressed="${mode === current}" `
+        + `aria-label="${i18n.localize(label)}">${i18n.localize(label)}</button>`).join("");
+    } else {
+      const rollMode = globalThis.game.settings.get("core", "rollMode");
+      privacy = Object.entries(globalThis.CONFIG.Dice.rollModes).map(([mode, label]) => `<button type="button" `
+        + `class="ui-control icon" data-action="rollMode" data-roll-mode="${mode}" aria-pressed="${mode === rollMode}" `
+        + `aria-label="${i18n.localize(label)}">${i18n.localize(label)}</button>`).join("");
+    }
+    const privacyId = v14 ? "message-modes" : "roll-privacy";
+    const inputHtml = v14
+      ? "<prose-mirror id=\"chat-message\" class=\"chat-input\" name=\"content\"></prose-mirror>"
+      : "<textarea id=\"chat-message\" class=\"chat-input\" name=\"content\" autocomplete=\"off\"></textarea>";
     const gmControls = user?.isGM
       ? "<div class=\"control-buttons\"><button type=\"button\" class=\"ui-control icon fa-solid fa-floppy-disk\" data-action=\"export\"></button>"
         + "<button type=\"button\" class=\"ui-control icon fa-solid fa-trash\" data-action=\"flush\"></button></div>"
       : "";
     const template = document.createElement("template");
     template.innerHTML = "<div id=\"chat-notifications\"><ol class=\"chat-log plain overflow\"></ol></div>"
-      + "<textarea id=\"chat-message\" class=\"chat-input\" name=\"content\" autocomplete=\"off\"></textarea>"
-      + `<div id="chat-controls"><div id="roll-privacy" class="flexrow">${privacy}</div>${gmControls}</div>`;
+      + inputHtml
+      + `<div id="chat-controls"><div id="${privacyId}" class="flexrow">${privacy}</div>${gmControls}</div>`;
     const [notifications, input, controls] = template.content.children;
     right.append(notifications);
     notifications.append(input, controls);
     this._toggleNotifications();
   }
 
-  /** v13 `ChatLog#_shouldShowNotifications`, without the camera dock. */
+  /** v13/v14 `ChatLog#_shouldShowNotifications`, without the camera dock. */
   _shouldShowNotifications({ closing = false } = {}) {
     const { chatNotifications, uiScale } = globalThis.game.settings.get("core", "uiConfig");
     if (chatNotifications === "pip" || this.options.stream) return false;
@@ -183,14 +225,16 @@ export class ChatLogV13 {
     return viewportWidth >= spaceRequired;
   }
 
-  /** v13 `ChatLog#_toggleNotifications`: move the chat input and fire `renderChatInput`. */
+  /** v13/v14 `ChatLog#_toggleNotifications`: move the chat input and fire `renderChatInput`. */
   _toggleNotifications({ closing = false } = {}) {
     const chat = globalThis.ui.chat;
     if (chat.popout?.rendered && !this.isPopout) return;
     const notifications = document.getElementById("chat-notifications");
     const inputElement = document.getElementById("chat-message");
     const chatControls = document.getElementById("chat-controls");
-    const privacyButtons = document.getElementById("roll-privacy");
+    const v14 = globalThis.game.release.generation >= 14;
+    const privacySelector = v14 ? "#message-modes" : "#roll-privacy";
+    const privacyButtons = document.querySelector(privacySelector);
     if (!notifications || !inputElement || !chatControls) return;
     const log = notifications.querySelector(".chat-log");
     const embedInput = !this._shouldShowNotifications({ closing });
@@ -205,7 +249,7 @@ export class ChatLogV13 {
     globalThis.Hooks.callAll("renderChatInput", this, {
       "#chat-message": inputElement,
       "#chat-controls": chatControls,
-      "#roll-privacy": privacyButtons,
+      [privacySelector]: privacyButtons,
     }, { previousParent });
   }
 
@@ -261,7 +305,7 @@ export class ChatLogV13 {
   /** AbstractSidebarTab#renderPopout: open (or focus) the chat popout. */
   async renderPopout() {
     if (this.isPopout) return this;
-    this.popout ??= new this.constructor({ isPopout: true });
+    this.popout ??= new this.constructor({ isPopout: true, parent: this });
     if (!this.popout.rendered) await this.popout.render({ force: true });
     return this.popout;
   }

@@ -1,0 +1,48 @@
+// Who sees what the AI posts, and so what the AI may read. The AI's rolls and messages always
+// carry an explicit visibility (the `aiMessageMode` world setting: public unless the GM chose
+// GMs only), so the GM's own current roll mode (blind, self) never hides the AI's dice.
+//
+// Foundry names the same thing differently across versions: v14 has message modes
+// (`CONFIG.ChatMessage.modes`, the `messageMode` option of `ChatMessage.create` and
+// `Roll#toMessage`), v13 roll modes (the `rollMode` option, deprecated in v14). The presence of
+// `CONFIG.ChatMessage.modes` decides which option is passed: the API, not a version number.
+import { getSetting } from "./settings.js";
+
+/** The visibilities offered for the AI's output, as v14 message mode keys. */
+export const AI_MESSAGE_MODES = ["public", "gm"];
+
+/** The v13 roll mode of each of them. */
+const ROLL_MODES = { public: "publicroll", gm: "gmroll" };
+
+/** @returns {"public"|"gm"} the visibility of the AI's rolls and messages */
+export function aiMessageMode() {
+  const mode = getSetting("aiMessageMode");
+  return AI_MESSAGE_MODES.includes(mode) ? mode : "public";
+}
+
+/**
+ * Creation options that apply `mode` (for `ChatMessage.create` and `Roll#toMessage`).
+ * @param {"public"|"gm"} mode
+ */
+export function visibilityOptions(mode) {
+  if (globalThis.CONFIG?.ChatMessage?.modes) return { messageMode: mode };
+  return { rollMode: ROLL_MODES[mode] };
+}
+
+/**
+ * The message data fields of `mode` (whisper recipients and blindness), set in the data too so
+ * that a message is right even where the creation option is not applied.
+ * @param {"public"|"gm"} mode
+ */
+export function visibilityData(mode) {
+  if (mode === "gm") return { whisper: game.users.filter((u) => u.isGM).map((u) => u.id), blind: false };
+  return { whisper: [], blind: false };
+}
+
+/**
+ * Whether the AI may read messages not every player can see: only when the GM allowed it
+ * AND the AI's output goes to the GMs only. Never for public output, whatever the setting.
+ */
+export function privateContextAllowed() {
+  return aiMessageMode() !== "public" && getSetting("contextIncludePrivate") === true;
+}

@@ -1,0 +1,316 @@
+//! The AI sees only what the whole table may see, and its dice are safe in Foundry.
+//!
+//! Both scenarios run the real server with its OpenAI-compatible provider pointed at a local
+//! endpoint ([`FakeAi`]) that records every request the server sends the AI: what the AI was
+//! given is read there, on the server's side of the `chat_request`, not from the page.
+//!
+//! - A player whispers the GM a secret and a blind roll is made; a public line is posted. The
+//!   AI's turn carries the public line and neither secret; the module's debug log counts the
+//!   two it left out. Allowing private context changes nothing while the AI's output is
+//!   public; with output for the GMs only, the private messages reach the AI and the AI's
+//!   words are whispered to the GMs.
+//! - The AI asks for a roll whose flavor is HTML, while the GM controls a token, fulfils dice
+//!   by hand and left the chat on blind rolls: the roll is made with Foundry's digital dice
+//!   without opening the manual-dice prompt, posted publicly, spoken by the AI (no actor, no
+//!   token), and its flavor shows as text.
+
+use gold_box_e2e::fake_ai::{FakeAi, answer, tool_call};
+use gold_box_e2e::page::{TURN_TIMEOUT, UI_TIMEOUT};
+use gold_box_e2e::server::TEST_TOKEN;
+use gold_box_e2e::{E2e, FoundryVersion, TestResult, ensure, page};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const PUBLIC_LINE: &str = "I search the dusty shelves for the map.";
+/// The public line as rich text, the way v14's ProseMirror chat input sends it.
+const PUBLIC_LINE_HTML: &str = "<p>I search the <strong>dusty</strong> shelves for the map.</p>";
+const WHISPERED_SECRET: &str = "SECRET-WHISPER: I pocket the ruby when nobody looks";
+const BLIND_FLAVOR: &str = "BLIND-STEALTH-CHECK";
+const BLIND_FORMULA: &str = "1d20+7";
+
+/// Everything the AI endpoint received since `from`, as one text.
+fn received_text(ai: &FakeAi, from: usize) -> String {
+    ai.received()
+        .iter()
+        .skip(from)
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Clicks Take AI Turn and waits until the turn is over and the button ready again.
+async fn take_turn(env: &E2e, turns_before: u64) -> TestResult {
+    env.click_take_ai_turn().await?;
+    env.wait_for_metrics("the turn's end", TURN_TIMEOUT, |m| {
+        page::count_at(m, "/websocket/ai_processing/completed_requests") > turns_before
+    })
+    .await?;
+    env.browser
+        .wait_until(&page::button_state_is("ready"), UI_TIMEOUT)
+        .await
+}
+
+async fn context_holds_only_what_the_table_may_see(
+    env: &E2e,
+    ai: &FakeAi,
+    version: FoundryVersion,
+) -> TestResult {
+    env.open_foundry(version, TEST_TOKEN).await?;
+    env.wait_until_ready(page::CONNECT_TIMEOUT).await?;
+
+    env.post_chat_as("Aria", PUBLIC_LINE_HTML).await?;
+    env.browser
+        .eval_async(&format!(
+            "return await window.__shim.postChat({}, {{ alias: 'Bram', from: 'player', whisperTo: 'gm' }});",
+            Value::from(WHISPERED_SECRET)
+        ))
+        .await?;
+    env.browser
+        .eval_async(&format!(
+            "return await window.__shim.postRoll({}, {{ flavor: {}, alias: 'Bram', mode: 'blind' }});",
+            Value::from(BLIND_FORMULA),
+            Value::from(BLIND_FLAVOR)
+        ))
+        .await?;
+    let chat = env.messages().await?;
+    ensure(
+        chat.len() == 3
+            && chat[1]["whisper"].as_array().is_some_and(|w| !w.is_empty())
+            && chat[2]["blind"] == true,
+        || format!("the page did not make a whisper and a blind roll: {chat:#?}"),
+    )?;
+
+    // Turn 1: public output (the default), private messages not allowed.
+    take_turn(env, 0).await?;
+    let seen = received_text(ai, 0);
+    ensure(seen.contains(PUBLIC_LINE), || {
+        format!("the AI did not get the public line as plain text (so nothing is proven): {seen}")
+    })?;
+    ensure(!seen.contains("<strong>") && !seen.contains("<p>"), || {
+        format!("rich-text markup reached the AI: {seen}")
+    })?;
+    for secret in [WHISPERED_SECRET, BLIND_FLAVOR, BLIND_FORMULA] {
+        ensure(!seen.contains(secret), || {
+            format!("the AI was sent {secret:?}, which not every player may see: {seen}")
+        })?;
+    }
+    let console = env.browser.console_log().await?;
+    ensure(
+        console.iter().any(|line| {
+            line["level"] == "debug"
+                && line["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("left out 2 private message(s)"))
+        }),
+        || format!("the debug log does not count the 2 messages left out: {console:#?}"),
+    )?;
+
+    // Turn 2: private messages allowed, but the output is still public: nothing changes.
+    let before = ai.received().len();
+    env.browser
+        .eval_async("await window.__shim.setSetting('contextIncludePrivate', true); return null;")
+        .await?;
+    take_turn(env, 1).await?;
+    let seen = received_text(ai, before);
+    ensure(
+        seen.contains(PUBLIC_LINE)
+            && !seen.contains(WHISPERED_SECRET)
+            && !seen.contains(BLIND_FLAVOR),
+        || format!("private messages reached an AI whose output is public: {seen}"),
+    )?;
+
+    // Turn 3: output for the GMs only: the private messages may now reach the AI, and its
+    // words go to the GMs only.
+    let before = ai.received().len();
+    env.browser
+        .eval_async("await window.__shim.setSetting('aiMessageMode', 'gm'); return null;")
+        .await?;
+    take_turn(env, 2).await?;
+    let seen = received_text(ai, before);
+    ensure(
+        seen.contains(WHISPERED_SECRET) && seen.contains(BLIND_FLAVOR),
+        || format!("with GM-only output and private context allowed, the AI lacks them: {seen}"),
+    )?;
+    let narrations = env.ai_messages().await?;
+    let last = narrations.last().ok_or("no AI message after three turns")?;
+    ensure(
+        last["whisper"].as_array().is_some_and(|w| !w.is_empty()) && last["blind"] == false,
+        || format!("the GM-only narration is not whispered to the GMs: {last}"),
+    )?;
+    let first = &narrations[0];
+    ensure(
+        first["whisper"].as_array().is_some_and(Vec::is_empty) && first["blind"] == false,
+        || format!("the first, public narration is not public: {first}"),
+    )?;
+    env.assert_no_page_errors().await
+}
+
+/// Waits until the roll the AI asked for is in chat. A manual-dice prompt opened on the way
+/// is noted in `problems` and filled in, so that the rest can still be checked.
+async fn wait_for_ai_roll(env: &E2e, problems: &mut Vec<String>) -> TestResult<Value> {
+    let deadline = Instant::now() + TURN_TIMEOUT;
+    let mut prompted = false;
+    loop {
+        if let Some(roll) = env.roll_messages().await?.into_iter().next() {
+            return Ok(roll);
+        }
+        let open = env
+            .browser
+            .eval("return window.__shim.openResolvers();")
+            .await?;
+        if open.as_array().is_some_and(|o| !o.is_empty()) {
+            if !prompted {
+                problems.push(format!(
+                    "the AI's roll opened Foundry's manual dice prompt for {open}"
+                ));
+                prompted = true;
+            }
+            env.browser
+                .eval("return window.__shim.resolveManualDice([15]);")
+                .await?;
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("no roll in chat after {TURN_TIMEOUT:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn ai_rolls_are_safe(env: &E2e, version: FoundryVersion) -> TestResult {
+    env.open_foundry_with(
+        version,
+        TEST_TOKEN,
+        &[
+            ("controlToken", "1"),
+            ("manualDice", "1"),
+            ("mode", "blind"),
+        ],
+    )
+    .await?;
+    env.wait_until_ready(page::CONNECT_TIMEOUT).await?;
+    let mode = env
+        .browser
+        .eval("return window.__shim.currentMode();")
+        .await?;
+    ensure(mode == "blind" || mode == "blindroll", || {
+        format!("the GM's chat is not on blind rolls: {mode}")
+    })?;
+    env.post_chat_as("Aria", "I sneak up behind the guard.")
+        .await?;
+    env.queue_dice(&[15]).await?;
+    env.click_take_ai_turn().await?;
+
+    let mut problems = Vec::new();
+    let roll = wait_for_ai_roll(env, &mut problems).await?;
+    let _ = env.wait_for_ai_messages(1, TURN_TIMEOUT).await?;
+    env.browser
+        .wait_until(&page::button_state_is("ready"), TURN_TIMEOUT)
+        .await?;
+
+    let speaker = &roll["speaker"];
+    if !(speaker["actor"].is_null() && speaker["token"].is_null()) || roll["alias"] != "Gold Box" {
+        problems.push(format!(
+            "the AI's roll is not spoken by the AI alone (alias Gold Box, no actor, no token): {speaker}"
+        ));
+    }
+    if !(roll["whisper"].as_array().is_some_and(Vec::is_empty) && roll["blind"] == false) {
+        problems.push(format!(
+            "the AI's roll took the GM's blind roll mode instead of public: whisper {}, blind {}",
+            roll["whisper"], roll["blind"]
+        ));
+    }
+    if roll["rolls"][0]["total"] != json!(19) {
+        problems.push(format!(
+            "the AI's roll did not use Foundry's digital dice (d20 queued 15, +4): {}",
+            roll["rolls"][0]
+        ));
+    }
+    let id = roll["id"].as_str().unwrap_or_default();
+    env.browser
+        .wait_until(
+            &format!("window.__shim.renderedFlavor({}) !== null", Value::from(id)),
+            UI_TIMEOUT,
+        )
+        .await?;
+    // Give an injected image's error handler the time to run.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let flavor = env
+        .browser
+        .eval(&format!(
+            "return {{ shown: window.__shim.renderedFlavor({}), ran: window.__flavorRan ?? null }};",
+            Value::from(id)
+        ))
+        .await?;
+    if flavor["ran"] != Value::Null
+        || flavor["shown"]["elements"] != 0
+        || !flavor["shown"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("<img") && t.contains("Sneak attack"))
+    {
+        problems.push(format!(
+            "the AI's flavor was rendered as HTML instead of text: {flavor}"
+        ));
+    }
+    let narration = env.ai_messages().await?;
+    if !narration
+        .iter()
+        .all(|m| m["whisper"].as_array().is_some_and(Vec::is_empty) && m["blind"] == false)
+    {
+        problems.push(format!("an AI message is not public: {narration:#?}"));
+    }
+    ensure(problems.is_empty(), || problems.join("\n"))?;
+    env.browser
+        .screenshot(&format!("ai-roll-safe-{}", version.tag()))
+        .await?;
+    env.assert_no_page_errors().await
+}
+
+async fn run_context(version: FoundryVersion) -> TestResult {
+    let ai = FakeAi::start(vec![]).await?;
+    let env = E2e::start_with(
+        &format!("context_table_only_{}", version.tag()),
+        &ai.server_args(),
+    )
+    .await?;
+    let outcome = context_holds_only_what_the_table_may_see(&env, &ai, version).await;
+    env.finish(outcome).await
+}
+
+async fn run_safe_rolls(version: FoundryVersion) -> TestResult {
+    let flavor = r#"<img src=x onerror="window.__flavorRan=1">Sneak attack"#;
+    let ai = FakeAi::start(vec![
+        tool_call(
+            "roll_dice",
+            &json!({"rolls": [{"formula": "1d20+4", "flavor": flavor}]}),
+        ),
+        answer("The blade finds its mark."),
+    ])
+    .await?;
+    let env = E2e::start_with(
+        &format!("ai_rolls_safe_{}", version.tag()),
+        &ai.server_args(),
+    )
+    .await?;
+    let outcome = ai_rolls_are_safe(&env, version).await;
+    env.finish(outcome).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v13_the_ai_is_sent_neither_a_whisper_to_the_gm_nor_a_blind_roll() -> TestResult {
+    run_context(FoundryVersion::V13).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v14_the_ai_is_sent_neither_a_whisper_to_the_gm_nor_a_blind_roll() -> TestResult {
+    run_context(FoundryVersion::V14).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v13_ai_rolls_are_public_anonymous_digital_and_their_flavor_is_text() -> TestResult {
+    run_safe_rolls(FoundryVersion::V13).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v14_ai_rolls_are_public_anonymous_digital_and_their_flavor_is_text() -> TestResult {
+    run_safe_rolls(FoundryVersion::V14).await
+}
