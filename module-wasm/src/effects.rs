@@ -6,6 +6,7 @@
 //! fake clock.
 
 use crate::outbox::StoredRoll;
+use crate::settled::SettledRoll;
 use gold_box_protocol::{AiMessage, JsonValue, RollOutcome, RollRequest};
 use serde::Serialize;
 
@@ -81,6 +82,10 @@ pub enum Command {
     StoreOutbox(StoredRoll),
     /// Remove an outbox entry from browser storage.
     DeleteOutbox(String),
+    /// Write a settled marker to browser storage (before its outbox entry is removed).
+    StoreSettled(SettledRoll),
+    /// Remove a settled marker from browser storage.
+    DeleteSettled(String),
     /// `POST` this JSON body to `url` with the bearer token, and report `Posted`.
     PostRollResult {
         request_id: String,

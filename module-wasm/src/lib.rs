@@ -12,6 +12,7 @@ pub mod effects;
 pub mod machine;
 pub mod outbox;
 pub mod settings;
+pub mod settled;
 
 use wasm_bindgen::prelude::*;
 

@@ -8,6 +8,7 @@ use crate::config::{BadServerUrl, CoreConfig, http_base, websocket_url};
 use crate::effects::{Command, ConnectionState, CoreEvent, Input, TimerKind};
 use crate::outbox::{ACK_WAIT_MS, Outbox, OutboxEntry, Step, StoredRoll, http_status_answers};
 use crate::settings::{AckEffect, CONNECTION_KEYS, DEBOUNCE_MS, SettingsTracker};
+use crate::settled::{Settled, SettledRoll};
 use gold_box_protocol::{
     ChatEntry, ChatRequest, ClientFrame, ClientMessage, Connect, Empty, ErrorCode, ExecuteRoll,
     JsonValue, PROTOCOL_VERSION, RawFrame, RollAck, RollOutcome, RollRequest, RollResult,
@@ -33,6 +34,15 @@ pub const INTERRUPTED_ROLL: &str =
 /// How a turn the restarted server forgot is reported.
 pub const SERVER_RESTARTED: &str = "the server restarted during this turn";
 
+/// What the tab's storage kept across a page reload.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Restored {
+    /// Outbox entries: results not yet answered, and rolls a reload interrupted.
+    pub outbox: Vec<StoredRoll>,
+    /// Request ids already settled, never to be rolled again.
+    pub settled: Vec<SettledRoll>,
+}
+
 /// The Foundry-side core.
 #[derive(Debug)]
 pub struct Machine {
@@ -50,6 +60,8 @@ pub struct Machine {
     /// Requests being rolled now (their marker is stored, their outcome not yet), with
     /// their deadline and what was asked.
     rolling: BTreeMap<String, (u64, Vec<RollRequest>)>,
+    /// Requests the server settled (answered, or past their deadline): never rolled again.
+    settled: Settled,
     /// The indicator state last shown, so it is shown once per change.
     shown_pending: Option<bool>,
     /// Turns asked for whose `ai_turn_started` (or refusal) has not come yet.
@@ -74,6 +86,7 @@ impl Machine {
             settings: SettingsTracker::default(),
             outbox: Outbox::default(),
             rolling: BTreeMap::new(),
+            settled: Settled::default(),
             shown_pending: None,
             awaiting_turns: BTreeSet::new(),
             open_turns: BTreeSet::new(),
@@ -99,12 +112,17 @@ impl Machine {
         &self.client_id
     }
 
-    /// Starts (or restarts, with new settings) the connection. `stored` is the outbox
-    /// as browser storage kept it across a reload.
+    /// Settled markers held (see [`crate::settled`]).
+    pub fn settled_len(&self) -> usize {
+        self.settled.len()
+    }
+
+    /// Starts (or restarts, with new settings) the connection. `stored` is what browser
+    /// storage kept across a reload.
     pub fn start(
         &mut self,
         config: CoreConfig,
-        stored: Vec<StoredRoll>,
+        stored: Restored,
         now_ms: u64,
     ) -> Result<Vec<Command>, BadServerUrl> {
         let url = websocket_url(&config.server_url)?;
@@ -112,7 +130,16 @@ impl Machine {
         self.settings = SettingsTracker::initial(config.settings.clone());
         self.config = Some(config);
         self.attempt = 0;
-        for roll in stored {
+        for marker in stored.settled {
+            self.settled.insert(marker);
+        }
+        commands.extend(
+            self.settled
+                .prune(now_ms)
+                .into_iter()
+                .map(Command::DeleteSettled),
+        );
+        for roll in stored.outbox {
             self.restore(roll, now_ms, &mut commands);
         }
         commands.push(Command::OpenSocket { url });
@@ -125,6 +152,12 @@ impl Machine {
     fn restore(&mut self, stored: StoredRoll, now_ms: u64, commands: &mut Vec<Command>) {
         let request_id = stored.request_id.clone();
         if stored.deadline_ms <= now_ms {
+            // Past its deadline: settled, never rolled again, and no longer delivered.
+            let marker = SettledRoll::new(request_id.clone(), stored.deadline_ms, stored.results);
+            if marker.keep_until_ms > now_ms && self.settled.get(&request_id).is_none() {
+                commands.push(Command::StoreSettled(marker.clone()));
+                self.settled.insert(marker);
+            }
             commands.push(Command::DeleteOutbox(request_id));
             return;
         }
@@ -184,7 +217,7 @@ impl Machine {
                 results,
             } => self.on_rolled(request_id, results, now_ms, &mut commands),
             Input::Posted { request_id, status } => {
-                commands.extend(self.on_posted(&request_id, status))
+                self.on_posted(&request_id, status, now_ms, &mut commands)
             }
         }
         commands
@@ -359,7 +392,7 @@ impl Machine {
             }
             ServerMessage::RollAck(ack) => {
                 if let Some(request_id) = frame.request_id {
-                    self.on_roll_ack(&request_id, ack, commands);
+                    self.on_roll_ack(&request_id, ack, now_ms, commands);
                 }
             }
             ServerMessage::SettingsAck(ack) => match self.settings.on_ack(ack.revision) {
@@ -391,8 +424,6 @@ impl Machine {
         }
     }
 
-    // --- rolls -------------------------------------------------------------------
-
     fn on_execute_roll(
         &mut self,
         request_id: String,
@@ -400,6 +431,12 @@ impl Machine {
         now_ms: u64,
         commands: &mut Vec<Command>,
     ) {
+        commands.extend(
+            self.settled
+                .prune(now_ms)
+                .into_iter()
+                .map(Command::DeleteSettled),
+        );
         if self.outbox.contains(&request_id) {
             // Asked again (a reconnect, a takeover): send what was rolled, never roll again.
             let step = self.outbox.start(&request_id, true);
@@ -407,6 +444,16 @@ impl Machine {
             return;
         }
         if self.rolling.contains_key(&request_id) {
+            return;
+        }
+        if let Some(marker) = self.settled.get(&request_id) {
+            // Settled already: answered from the marker, without touching the dice. The
+            // outcome goes once more, without retries: the server's answer changes nothing.
+            if let Some(results) = marker.results.clone() {
+                let frame = ClientFrame::new(ClientMessage::RollResult(RollResult { results }))
+                    .with_request_id(request_id);
+                self.send(frame, commands);
+            }
             return;
         }
         let deadline_ms = now_ms.saturating_add(request.timeout_ms);
@@ -508,23 +555,40 @@ impl Machine {
         }
     }
 
-    /// The server answered: the entry is done, whatever the answer.
+    /// The server answered, or the deadline passed: the entry is done, whatever the
+    /// answer. Its settled marker is stored before the entry leaves storage, so a reload
+    /// between the two finds the id settled (and at worst delivers the outcome once more).
     fn settle_roll(&mut self, request_id: &str, commands: &mut Vec<Command>) {
-        if self.outbox.remove(request_id).is_some() {
+        if let Some(entry) = self.outbox.remove(request_id) {
             commands.push(Command::CancelTimer(TimerKind::RollDelivery(
                 request_id.to_owned(),
             )));
             commands.push(Command::CancelTimer(TimerKind::RollDeadline(
                 request_id.to_owned(),
             )));
+            let marker = SettledRoll::new(entry.request_id, entry.deadline_ms, Some(entry.results));
+            commands.push(Command::StoreSettled(marker.clone()));
+            self.settled.insert(marker);
             commands.push(Command::DeleteOutbox(request_id.to_owned()));
         }
     }
 
-    fn on_roll_ack(&mut self, request_id: &str, ack: RollAck, commands: &mut Vec<Command>) {
+    fn on_roll_ack(
+        &mut self,
+        request_id: &str,
+        ack: RollAck,
+        now_ms: u64,
+        commands: &mut Vec<Command>,
+    ) {
         if !self.outbox.contains(request_id) {
             return;
         }
+        commands.extend(
+            self.settled
+                .prune(now_ms)
+                .into_iter()
+                .map(Command::DeleteSettled),
+        );
         self.settle_roll(request_id, commands);
         if let Some(error) = ack.error {
             commands.push(Command::Emit(CoreEvent::Error {
@@ -538,18 +602,26 @@ impl Machine {
         }
     }
 
-    fn on_posted(&mut self, request_id: &str, status: Option<u16>) -> Vec<Command> {
-        let mut commands = Vec::new();
+    fn on_posted(
+        &mut self,
+        request_id: &str,
+        status: Option<u16>,
+        now_ms: u64,
+        commands: &mut Vec<Command>,
+    ) {
         match status {
             Some(status) if http_status_answers(status) => {
-                self.settle_roll(request_id, &mut commands)
+                commands.extend(
+                    self.settled
+                        .prune(now_ms)
+                        .into_iter()
+                        .map(Command::DeleteSettled),
+                );
+                self.settle_roll(request_id, commands)
             }
             _ => self.outbox.on_post_failed(request_id),
         }
-        commands
     }
-
-    // --- settings ----------------------------------------------------------------
 
     fn on_setting_changed(
         &mut self,
@@ -589,7 +661,7 @@ impl Machine {
         }
         config.settings = BTreeMap::new();
         let pending_settings = std::mem::take(&mut self.settings);
-        match self.start(config, Vec::new(), now_ms) {
+        match self.start(config, Restored::default(), now_ms) {
             Ok(restart) => commands.extend(restart),
             Err(error) => {
                 commands.extend(self.stop());
@@ -694,14 +766,7 @@ impl Machine {
                     .on_timer(&request_id, self.state == ConnectionState::Connected);
                 self.deliver(&request_id, step, commands);
             }
-            TimerKind::RollDeadline(request_id) => {
-                if self.outbox.remove(&request_id).is_some() {
-                    commands.push(Command::CancelTimer(TimerKind::RollDelivery(
-                        request_id.clone(),
-                    )));
-                    commands.push(Command::DeleteOutbox(request_id));
-                }
-            }
+            TimerKind::RollDeadline(request_id) => self.settle_roll(&request_id, commands),
         }
     }
 
@@ -728,6 +793,9 @@ fn decode(text: &str) -> Result<ServerFrame, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::settled::SETTLED_MARGIN_MS;
+
     use gold_box_protocol::{UserInfo, WorldInfo};
 
     /// The wall clock the tests run at (epoch ms).
@@ -789,7 +857,9 @@ mod tests {
 
     fn connected_machine() -> Machine {
         let mut machine = Machine::new("gb-u1-x".into(), 7);
-        machine.start(config("secret"), vec![], NOW).expect("start");
+        machine
+            .start(config("secret"), Restored::default(), NOW)
+            .expect("start");
         machine.handle(Input::SocketOpened, NOW);
         machine.handle(connected_frame(), NOW);
         machine
@@ -798,7 +868,9 @@ mod tests {
     #[test]
     fn start_opens_the_websocket_and_reports_connecting() {
         let mut machine = Machine::new("gb-u1-x".into(), 1);
-        let commands = machine.start(config("secret"), vec![], NOW).expect("start");
+        let commands = machine
+            .start(config("secret"), Restored::default(), NOW)
+            .expect("start");
         assert!(commands.contains(&Command::OpenSocket {
             url: "ws://127.0.0.1:8787/ws".into()
         }));
@@ -808,7 +880,9 @@ mod tests {
     #[test]
     fn the_first_frame_on_open_is_connect_with_token_and_protocol() {
         let mut machine = Machine::new("gb-u1-x".into(), 1);
-        machine.start(config("secret"), vec![], NOW).expect("start");
+        machine
+            .start(config("secret"), Restored::default(), NOW)
+            .expect("start");
         let frames = sent(&machine.handle(Input::SocketOpened, NOW));
         assert_eq!(frames.len(), 1);
         assert_eq!(frames[0]["type"], "connect");
@@ -820,7 +894,9 @@ mod tests {
     #[test]
     fn connected_starts_the_heartbeat() {
         let mut machine = Machine::new("gb-u1-x".into(), 1);
-        machine.start(config("secret"), vec![], NOW).expect("start");
+        machine
+            .start(config("secret"), Restored::default(), NOW)
+            .expect("start");
         machine.handle(Input::SocketOpened, NOW);
         let commands = machine.handle(connected_frame(), NOW);
         assert_eq!(states(&commands), vec![ConnectionState::Connected]);
@@ -910,7 +986,9 @@ mod tests {
     #[test]
     fn a_refused_token_stops_reconnecting() {
         let mut machine = Machine::new("gb-u1-x".into(), 1);
-        machine.start(config("wrong"), vec![], NOW).expect("start");
+        machine
+            .start(config("wrong"), Restored::default(), NOW)
+            .expect("start");
         machine.handle(Input::SocketOpened, NOW);
         let commands = machine.handle(Input::SocketText(
             r#"{"type":"error","data":{"code":"AUTH_FAILED","message":"wrong or missing token"}}"#
@@ -983,8 +1061,6 @@ mod tests {
         ));
         assert_eq!(machine.state(), ConnectionState::Connected);
     }
-
-    // --- rolls ---------------------------------------------------------------------
 
     fn execute_roll(id: &str) -> Input {
         Input::SocketText(format!(
@@ -1087,6 +1163,124 @@ mod tests {
         assert_eq!(frames.len(), 1);
         assert_eq!(frames[0]["data"]["results"][0]["total"], 12.0);
         assert!(!again.iter().any(|c| matches!(c, Command::Roll { .. })));
+    }
+
+    /// The tab's storage as the commands leave it, read back by `Machine::start` after a
+    /// reload.
+    #[derive(Default)]
+    struct FakeStorage {
+        outbox: BTreeMap<String, StoredRoll>,
+        settled: BTreeMap<String, SettledRoll>,
+    }
+
+    impl FakeStorage {
+        fn apply(&mut self, commands: &[Command]) {
+            for command in commands {
+                match command {
+                    Command::StoreOutbox(entry) => {
+                        self.outbox.insert(entry.request_id.clone(), entry.clone());
+                    }
+                    Command::DeleteOutbox(id) => {
+                        self.outbox.remove(id);
+                    }
+                    Command::StoreSettled(marker) => {
+                        self.settled
+                            .insert(marker.request_id.clone(), marker.clone());
+                    }
+                    Command::DeleteSettled(id) => {
+                        self.settled.remove(id);
+                    }
+                    _ => {}
+                }
+            }
+        }
+
+        fn restored(&self) -> Restored {
+            Restored {
+                outbox: self.outbox.values().cloned().collect(),
+                settled: self.settled.values().cloned().collect(),
+            }
+        }
+    }
+
+    fn rolls_made(commands: &[Command]) -> usize {
+        commands
+            .iter()
+            .filter(|c| matches!(c, Command::Roll { .. }))
+            .count()
+    }
+
+    #[test]
+    fn an_acknowledged_request_asked_again_is_never_rolled_again() {
+        let mut machine = connected_machine();
+        roll_and_finish(&mut machine, "roll-1", 12.0);
+        machine.handle(roll_ack("roll-1", "accepted"), NOW + 10);
+        // The server sends its execute_roll again after a reconnect that raced the ack.
+        let again = machine.handle(execute_roll("roll-1"), NOW + 20);
+        assert_eq!(rolls_made(&again), 0, "rolled a second time: {again:?}");
+        let frames = sent(&again);
+        assert_eq!(frames.len(), 1, "answered from the stored outcome");
+        assert_eq!(frames[0]["data"]["results"][0]["total"], 12.0);
+        assert_eq!(machine.outbox_len(), 0, "not delivered again with retries");
+    }
+
+    #[test]
+    fn a_settled_marker_leaves_storage_after_its_deadline_plus_the_margin() {
+        let mut storage = FakeStorage::default();
+        let mut machine = connected_machine();
+        storage.apply(&roll_and_finish(&mut machine, "roll-1", 12.0));
+        storage.apply(&machine.handle(roll_ack("roll-1", "accepted"), NOW + 10));
+        assert!(storage.outbox.is_empty());
+        let marker = storage
+            .settled
+            .get("roll-1")
+            .expect("a settled marker is stored");
+        assert_eq!(marker.keep_until_ms, NOW + 30_000 + SETTLED_MARGIN_MS);
+        let later = NOW + 30_000 + SETTLED_MARGIN_MS;
+        storage.apply(&machine.handle(execute_roll("roll-2"), later));
+        assert!(
+            storage.settled.is_empty(),
+            "pruned when the next request comes"
+        );
+        assert_eq!(machine.settled_len(), 0);
+    }
+
+    #[test]
+    fn a_request_past_its_deadline_asked_again_is_never_rolled_again() {
+        let mut machine = connected_machine();
+        roll_and_finish(&mut machine, "roll-1", 12.0);
+        machine.handle(
+            Input::Timer(TimerKind::RollDeadline("roll-1".into())),
+            NOW + 30_000,
+        );
+        let again = machine.handle(execute_roll("roll-1"), NOW + 30_010);
+        assert_eq!(rolls_made(&again), 0, "rolled a second time: {again:?}");
+    }
+
+    #[test]
+    fn after_a_reload_an_acknowledged_request_is_never_rolled_again() {
+        let mut storage = FakeStorage::default();
+        let mut machine = connected_machine();
+        let mut commands = machine.handle(execute_roll("roll-1"), NOW);
+        commands.extend(machine.handle(
+            Input::Rolled {
+                request_id: "roll-1".into(),
+                results: outcome(12.0),
+            },
+            NOW,
+        ));
+        commands.extend(machine.handle(roll_ack("roll-1", "accepted"), NOW + 10));
+        storage.apply(&commands);
+        drop(machine);
+
+        let mut reloaded = Machine::new("gb-u1-x".into(), 2);
+        reloaded
+            .start(config("secret"), storage.restored(), NOW + 1_000)
+            .expect("start");
+        reloaded.handle(Input::SocketOpened, NOW + 1_000);
+        reloaded.handle(connected_frame(), NOW + 1_000);
+        let again = reloaded.handle(execute_roll("roll-1"), NOW + 1_010);
+        assert_eq!(rolls_made(&again), 0, "rolled a second time: {again:?}");
     }
 
     #[test]
@@ -1199,6 +1393,10 @@ mod tests {
                 results: Some(outcome(1.0)),
             },
         ];
+        let stored = Restored {
+            outbox: stored,
+            ..Restored::default()
+        };
         let commands = machine.start(config("secret"), stored, NOW).expect("start");
         assert!(
             commands.contains(&Command::DeleteOutbox("roll-3".into())),
@@ -1233,8 +1431,6 @@ mod tests {
         assert_eq!(machine.outbox_len(), 0);
     }
 
-    // --- settings ------------------------------------------------------------------
-
     fn settings_ack(revision: u64) -> Input {
         Input::SocketText(format!(
             r#"{{"type":"settings_ack","data":{{"revision":{revision}}}}}"#
@@ -1252,7 +1448,9 @@ mod tests {
     #[test]
     fn the_initial_settings_are_synced_on_connect_without_the_indicator() {
         let mut machine = Machine::new("gb-u1-x".into(), 1);
-        machine.start(config("secret"), vec![], NOW).expect("start");
+        machine
+            .start(config("secret"), Restored::default(), NOW)
+            .expect("start");
         machine.handle(Input::SocketOpened, NOW);
         let commands = machine.handle(connected_frame(), NOW);
         let frames = sent(&commands);
@@ -1342,8 +1540,6 @@ mod tests {
         assert_eq!(frames[0]["type"], "settings_sync");
         assert_eq!(frames[0]["data"]["settings"]["aiRole"], "player");
     }
-
-    // --- turns -----------------------------------------------------------------------
 
     #[test]
     fn a_turn_sends_the_pending_sync_first_then_the_chat_request() {

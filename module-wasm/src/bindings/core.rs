@@ -14,7 +14,7 @@ use super::storage;
 use super::timers::Timers;
 use crate::config::CoreConfig;
 use crate::effects::{Command, Input, TimerKind};
-use crate::machine::Machine;
+use crate::machine::{Machine, Restored};
 use gold_box_protocol::{ChatEntry, JsonValue, RollOutcome};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -87,7 +87,14 @@ impl GoldBoxCore {
             }
             runtime
                 .machine
-                .start(config, storage::load_outbox(), now_ms())
+                .start(
+                    config,
+                    Restored {
+                        outbox: storage::load_outbox(),
+                        settled: storage::load_settled(),
+                    },
+                    now_ms(),
+                )
                 .map_err(|e| JsError::new(&e.to_string()))?
         };
         execute(&self.shared, commands);
@@ -238,6 +245,8 @@ fn execute(shared: &Shared, commands: Vec<Command>) {
             }
             Command::StoreOutbox(entry) => storage::store_outbox(&entry),
             Command::DeleteOutbox(request_id) => storage::delete_outbox(&request_id),
+            Command::StoreSettled(marker) => storage::store_settled(&marker),
+            Command::DeleteSettled(request_id) => storage::delete_settled(&request_id),
             Command::PostRollResult {
                 request_id,
                 url,
