@@ -7,7 +7,9 @@
 
 use crate::outbox::StoredRoll;
 use crate::settled::SettledRoll;
-use gold_box_protocol::{AiMessage, JsonValue, RollOutcome, RollRequest};
+use gold_box_protocol::{
+    AiMessage, ClientFrame, JsonValue, RollOutcome, RollRequest, RollResultSubmission, ServerFrame,
+};
 use serde::Serialize;
 
 /// Named timers; setting one that is already set replaces it.
@@ -32,8 +34,10 @@ pub enum TimerKind {
 pub enum Input {
     /// The socket opened.
     SocketOpened,
-    /// A text frame arrived.
-    SocketText(String),
+    /// A frame arrived and was decoded (at the bindings' edge).
+    Frame(ServerFrame),
+    /// A frame arrived that could not be decoded: why.
+    UnreadableFrame(String),
     /// The socket closed (or failed to open).
     SocketClosed { code: u16, reason: String },
     /// A timer fired.
@@ -59,8 +63,8 @@ pub enum Command {
     OpenSocket {
         url: String,
     },
-    /// Send a text frame on the open socket.
-    Send(String),
+    /// Encode this frame and send it on the open socket.
+    Send(ClientFrame),
     /// Close the socket and forget it: no further events come from it.
     CloseSocket {
         code: u16,
@@ -86,12 +90,12 @@ pub enum Command {
     StoreSettled(SettledRoll),
     /// Remove a settled marker from browser storage.
     DeleteSettled(String),
-    /// `POST` this JSON body to `url` with the bearer token, and report `Posted`.
+    /// `POST` this body as JSON to `url` with the bearer token, and report `Posted`.
     PostRollResult {
         request_id: String,
         url: String,
         token: String,
-        body: String,
+        body: RollResultSubmission,
     },
     /// Settle the promise `takeAiTurn` returned for this request.
     SettleTurn {

@@ -13,12 +13,4 @@ pub mod machine;
 pub mod outbox;
 pub mod settings;
 pub mod settled;
-
-use wasm_bindgen::prelude::*;
-
-/// Runs once when the module is instantiated: panics are reported to the console with
-/// their message instead of as an opaque `unreachable`.
-#[wasm_bindgen(start)]
-pub fn on_load() {
-    console_error_panic_hook::set_once();
-}
+pub mod wire;

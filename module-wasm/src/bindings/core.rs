@@ -192,7 +192,10 @@ fn execute(shared: &Shared, commands: Vec<Command>) {
     for command in commands {
         match command {
             Command::OpenSocket { url } => open_socket(shared, &url),
-            Command::Send(text) => {
+            Command::Send(frame) => {
+                let Some(text) = crate::wire::encode_client_frame(&frame) else {
+                    continue;
+                };
                 let runtime = shared.borrow();
                 let sent = runtime
                     .socket
@@ -255,6 +258,7 @@ fn execute(shared: &Shared, commands: Vec<Command>) {
             } => {
                 let weak = Rc::downgrade(shared);
                 wasm_bindgen_futures::spawn_local(async move {
+                    let body = crate::wire::encode(&body).unwrap_or_default();
                     let status = http::post_json(&url, &token, &body).await;
                     if let Some(shared) = weak.upgrade() {
                         feed(&shared, Input::Posted { request_id, status });
@@ -298,7 +302,10 @@ fn open_socket(shared: &Shared, url: &str) {
         let Some(shared) = weak.upgrade() else { return };
         let input = match event {
             SocketEvent::Open => Input::SocketOpened,
-            SocketEvent::Text(text) => Input::SocketText(text),
+            SocketEvent::Text(text) => match crate::wire::decode_server_frame(&text) {
+                Ok(frame) => Input::Frame(frame),
+                Err(reason) => Input::UnreadableFrame(reason),
+            },
             SocketEvent::Closed { code, reason } => {
                 shared.borrow_mut().socket = None;
                 Input::SocketClosed { code, reason }
