@@ -6,6 +6,8 @@ use wasm_bindgen::JsCast;
 
 /// The button's id, shared with the JS module.
 pub const BUTTON_ID: &str = "gold-box-ai-turn-btn";
+/// The translation key of the indicator's tooltip and accessible label.
+pub const INDICATOR_LABEL_KEY: &str = "GOLD_BOX.Indicator.SettingsPending";
 const PENDING_CLASS: &str = "settings-pending";
 const INDICATOR_CLASS: &str = "settings-pending-indicator";
 const INDICATOR_TEXT: &str = "•";

@@ -9,6 +9,7 @@ mod host;
 mod http;
 mod socket;
 mod storage;
+mod tasks;
 mod timers;
 
 pub use self::core::GoldBoxCore;
