@@ -5,6 +5,7 @@
 //! the bindings carry them out. That keeps every decision testable on the host with a
 //! fake clock.
 
+use crate::machine::ResumePoint;
 use crate::outbox::StoredRoll;
 use crate::settled::SettledRoll;
 use gold_box_protocol::{
@@ -27,6 +28,8 @@ pub enum TimerKind {
     RollDelivery(String),
     /// The moment the server stops taking one roll result.
     RollDeadline(String),
+    /// The bound on waiting for the server's answer to one turn's `chat_request`.
+    TurnAnswer(String),
 }
 
 /// Something that happened.
@@ -90,6 +93,8 @@ pub enum Command {
     StoreSettled(SettledRoll),
     /// Remove a settled marker from browser storage.
     DeleteSettled(String),
+    /// Write where the session stream was left to browser storage.
+    StoreResume(ResumePoint),
     /// `POST` this body as JSON to `url` with the bearer token, and report `Posted`.
     PostRollResult {
         request_id: String,

@@ -1,4 +1,5 @@
-//! What the core owns, in a real browser: a core that is dropped asks Foundry for no
+//! What the core owns and keeps, in a real browser: where the session stream was left
+//! survives a reload (sessionStorage), so a narration is not shown twice; a core that is dropped asks Foundry for no
 //! further dice, aborts its fallback POST and rejects the turns it was waiting on; and a
 //! listener that calls back into the core while an event is being handled never runs
 //! ahead of the commands already produced.
@@ -45,6 +46,9 @@ export function serverOpens() { const s = last(); s.readyState = 1; s.onopen && 
 export function serverSends(json) { const s = last(); s.onmessage && s.onmessage(new MessageEvent('message', { data: json })); }
 export function serverDrops() { const s = last(); s.readyState = 3; s.onclose && s.onclose(new CloseEvent('close', { code: 1006, reason: '' })); }
 export function sentTypes() { return last().sent.map((f) => f.type); }
+export function sentJson(index) { return JSON.stringify(last().sent[index]); }
+export function ackedSeqs() { return last().sent.filter((f) => f.type === 'ack').map((f) => f.data.seq); }
+export function narrationCount(host) { return host.events.filter((e) => e.type === 'chat_response').length; }
 export function fetchCount() { return fake.fetches.length; }
 export function lastFetchAborted() { return fake.fetches[fake.fetches.length - 1].signal.aborted; }
 export function makeHost() {
@@ -97,6 +101,12 @@ extern "C" {
     fn server_drops();
     #[wasm_bindgen(js_name = sentTypes)]
     fn sent_types() -> Vec<String>;
+    #[wasm_bindgen(js_name = sentJson)]
+    fn sent_json(index: u32) -> String;
+    #[wasm_bindgen(js_name = ackedSeqs)]
+    fn acked_seqs() -> Vec<u32>;
+    #[wasm_bindgen(js_name = narrationCount)]
+    fn narration_count(host: &Host) -> u32;
     #[wasm_bindgen(js_name = fetchCount)]
     fn fetch_count() -> u32;
     #[wasm_bindgen(js_name = lastFetchAborted)]
@@ -250,4 +260,37 @@ async fn a_listener_calling_back_during_an_event_runs_after_the_events_commands(
     );
     core.stop();
     drop(callback);
+}
+
+const NARRATION: &str = r#"{"type":"chat_response","request_id":"turn-x","seq":5,"data":{"message":{"speaker":"GM","content":"The goblin falls.","kind":"narration"}}}"#;
+
+#[wasm_bindgen_test]
+async fn a_reloaded_page_resumes_where_it_left_off_and_shows_nothing_twice() {
+    let _one = exclusive().await;
+    let host = make_host();
+    let core = connected_core(&host);
+    server_sends(NARRATION);
+    assert_eq!(narration_count(&host), 1);
+    assert_eq!(acked_seqs(), [5]);
+    drop(core);
+
+    // The page reloads: a new core in the same tab.
+    let reloaded_host = make_host();
+    let reloaded = GoldBoxCore::new(reloaded_host.clone());
+    reloaded.start(config()).expect("start");
+    server_opens();
+    let connect: serde_json::Value =
+        serde_json::from_str(&sent_json(0)).expect("the connect frame");
+    assert_eq!(
+        connect["data"]["resume"],
+        serde_json::json!({"instance": "i1", "last_seq": 5})
+    );
+    server_sends(
+        r#"{"type":"connected","data":{"client_id":"gb-u1-x","server_version":"0.1.0","protocol":1,"heartbeat_ms":15000,"roll_timeout_ms":30000,"instance":"i1","resume":{"replayed":1,"missed":0}}}"#,
+    );
+    // The frame the server replays was processed before the reload.
+    server_sends(NARRATION);
+    assert_eq!(narration_count(&reloaded_host), 0, "shown twice");
+    assert_eq!(acked_seqs(), [5], "acknowledged again");
+    reloaded.stop();
 }

@@ -113,6 +113,7 @@ impl GoldBoxCore {
         let stored = Restored {
             outbox: storage::load_outbox(),
             settled: storage::load_settled(),
+            resume: storage::load_resume(),
         };
         let now = now_ms();
         let started = {
@@ -319,6 +320,7 @@ fn execute(shared: &Shared, command: Command) {
         Command::DeleteOutbox(request_id) => storage::delete_outbox(&request_id),
         Command::StoreSettled(marker) => storage::store_settled(&marker),
         Command::DeleteSettled(request_id) => storage::delete_settled(&request_id),
+        Command::StoreResume(point) => storage::store_resume(&point),
         Command::PostRollResult {
             request_id,
             url,

@@ -5,6 +5,7 @@
 //! id and an outbox of its own instead of taking over the first tab's connection or
 //! delivering its results, and nothing is left behind when the tab closes.
 
+use crate::machine::ResumePoint;
 use crate::outbox::StoredRoll;
 use crate::settled::SettledRoll;
 use serde::Serialize;
@@ -16,6 +17,9 @@ const OUTBOX_PREFIX: &str = "gold-box.outbox.";
 const SETTLED_PREFIX: &str = "gold-box.settled.";
 
 const CLIENT_ID_KEY: &str = "gold-box.client-id";
+
+/// Where the session stream was left (resumable delivery), so a reload resumes.
+const RESUME_KEY: &str = "gold-box.resume";
 
 fn session_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.session_storage().ok().flatten()
@@ -120,5 +124,31 @@ pub fn delete_settled(request_id: &str) {
 fn remove(key: &str) {
     if let Some(storage) = session_storage() {
         let _ = storage.remove_item(key);
+    }
+}
+
+/// The stored resume point; an unreadable one is removed.
+pub fn load_resume() -> Option<ResumePoint> {
+    let storage = session_storage()?;
+    let text = storage.get_item(RESUME_KEY).ok().flatten()?;
+    let parsed = serde_json::from_str(&text).ok();
+    if parsed.is_none() {
+        let _ = storage.remove_item(RESUME_KEY);
+    }
+    parsed
+}
+
+/// Writes the resume point; a failure is reported (a reload would then resume from an
+/// older point, and the server's replay is filtered by the point held in memory until
+/// then).
+pub fn store_resume(point: &ResumePoint) {
+    let stored = session_storage().and_then(|storage| {
+        let text = serde_json::to_string(point).ok()?;
+        storage.set_item(RESUME_KEY, &text).ok()
+    });
+    if stored.is_none() {
+        web_sys::console::warn_1(
+            &"Gold Box: the resume point could not be written to browser storage".into(),
+        );
     }
 }

@@ -11,6 +11,7 @@ impl Machine {
         commands: &mut Vec<Command>,
     ) {
         self.attempt = 0;
+        self.connection = self.connection.wrapping_add(1);
         self.note_server_instance(connected.instance, commands);
         self.heartbeat_ms = connected.heartbeat_ms.max(1_000);
         commands.push(Command::SetTimer {
@@ -25,6 +26,7 @@ impl Machine {
         for request_id in self.outbox.on_connected() {
             self.deliver(&request_id, Step::SendFrame, commands);
         }
+        self.on_resumed(connected.resume, commands);
     }
 
     /// An error while connecting: a refused token or protocol stops the retries.
@@ -45,21 +47,27 @@ impl Machine {
             protocol: PROTOCOL_VERSION,
             world: config.world.clone(),
             user: config.user.clone(),
-            resume: None,
+            resume: Some(ResumeFrom {
+                instance: self.resume.instance.clone(),
+                last_seq: self.resume.last_seq,
+            }),
         });
         self.send(ClientFrame::new(connect), commands);
     }
 
     /// A server that restarted has forgotten the turns it was running: they are reported
-    /// as failed rather than waited on for ever.
+    /// as failed rather than waited on for ever, and so are the requests it had not
+    /// answered. Its session frames are numbered anew: the resume point starts over.
     pub(super) fn note_server_instance(
         &mut self,
         instance: Option<String>,
         commands: &mut Vec<Command>,
     ) {
-        let restarted =
-            matches!((&self.server_instance, &instance), (Some(old), Some(new)) if old != new);
-        if restarted {
+        let Some(instance) = instance else { return };
+        if self.resume.instance.as_deref() == Some(instance.as_str()) {
+            return;
+        }
+        if self.resume.instance.is_some() {
             for request_id in std::mem::take(&mut self.open_turns) {
                 commands.push(Command::Emit(CoreEvent::TurnComplete {
                     request_id,
@@ -69,10 +77,13 @@ impl Machine {
                     duration_ms: 0,
                 }));
             }
+            self.settle_earlier_turns(SERVER_RESTARTED_BEFORE_ANSWER, commands);
         }
-        if instance.is_some() {
-            self.server_instance = instance;
-        }
+        self.resume = ResumePoint {
+            instance: Some(instance),
+            last_seq: 0,
+        };
+        commands.push(Command::StoreResume(self.resume.clone()));
     }
 
     pub(super) fn on_closed(&mut self, code: u16, reason: String, commands: &mut Vec<Command>) {

@@ -11,6 +11,7 @@
 
 mod connection;
 mod rolls;
+mod session;
 mod settings_sync;
 #[cfg(test)]
 mod testkit;
@@ -23,11 +24,27 @@ use crate::outbox::{ACK_WAIT_MS, Outbox, OutboxEntry, Step, StoredRoll, http_sta
 use crate::settings::{AckEffect, CONNECTION_KEYS, DEBOUNCE_MS, SettingsTracker};
 use crate::settled::{Settled, SettledRoll};
 use gold_box_protocol::{
-    AiTurnComplete, ChatEntry, ChatRequest, ChatResponse, ClientFrame, ClientMessage, Connect,
-    Connected, Empty, ErrorCode, ErrorData, ExecuteRoll, JsonValue, PROTOCOL_VERSION, RollAck,
-    RollOutcome, RollRequest, RollResult, RollResultSubmission, ServerFrame, ServerMessage,
+    Ack, AiTurnComplete, ChatEntry, ChatRequest, ChatResponse, ClientFrame, ClientMessage, Connect,
+    Connected, Empty, ErrorCode, ErrorData, ExecuteRoll, JsonValue, PROTOCOL_VERSION, ResumeFrom,
+    Resumed, RollAck, RollOutcome, RollRequest, RollResult, RollResultSubmission, ServerFrame,
+    ServerMessage,
 };
+pub use session::{MISSED_OUTPUT, ResumePoint};
 use std::collections::{BTreeMap, BTreeSet};
+pub use turns::{NOT_RECEIVED, STOPPED, TURN_ANSWER_MS};
+
+/// `n` in base 36 (digits and lower-case letters), for short ids.
+fn base36(mut n: u64) -> String {
+    let mut digits = Vec::new();
+    loop {
+        digits.push(char::from_digit((n % 36) as u32, 36).unwrap_or('0'));
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.iter().rev().collect()
+}
 
 /// How long after a `ping` the socket is taken for dead without a `pong`.
 pub const PONG_TIMEOUT_MS: u64 = 10_000;
@@ -47,6 +64,10 @@ pub const INTERRUPTED_ROLL: &str =
 /// How a turn the restarted server forgot is reported.
 pub const SERVER_RESTARTED: &str = "the server restarted during this turn";
 
+/// How a turn is reported whose request a server restarted before answering.
+pub const SERVER_RESTARTED_BEFORE_ANSWER: &str =
+    "the server restarted before it answered this turn's request: take the turn again";
+
 /// What the tab's storage kept across a page reload.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Restored {
@@ -54,6 +75,8 @@ pub struct Restored {
     pub outbox: Vec<StoredRoll>,
     /// Request ids already settled, never to be rolled again.
     pub settled: Vec<SettledRoll>,
+    /// Where the session stream was left (resumable delivery).
+    pub resume: Option<ResumePoint>,
 }
 
 /// The Foundry-side core.
@@ -67,6 +90,10 @@ pub struct Machine {
     heartbeat_ms: u64,
     next_ping: u64,
     next_turn: u64,
+    /// This page load's mark in the request ids the core makes (`turn-…`, `sync-…`), so
+    /// that an id is never made twice under one client id, not even after a reload:
+    /// the wall clock at the first start, and a random part.
+    load_tag: String,
     jitter: Jitter,
     settings: SettingsTracker,
     outbox: Outbox,
@@ -77,12 +104,18 @@ pub struct Machine {
     settled: Settled,
     /// The indicator state last shown, so it is shown once per change.
     shown_pending: Option<bool>,
-    /// Turns asked for whose `ai_turn_started` (or refusal) has not come yet.
-    awaiting_turns: BTreeSet<String>,
+    /// Turns asked for whose `ai_turn_started` (or refusal) has not come yet, with the
+    /// number of the connection their `chat_request` was sent on.
+    awaiting_turns: BTreeMap<String, u32>,
     /// Turns started and not yet complete.
     open_turns: BTreeSet<String>,
-    /// The server start the last handshake was with (`connected.instance`).
-    server_instance: Option<String>,
+    /// Where this tab's record of the session stream ends; its `instance` is the server
+    /// start the last handshake was with (`connected.instance`).
+    resume: ResumePoint,
+    /// Handshakes completed since this core was made (numbers the connections).
+    connection: u32,
+    /// Session frames of the current connection's replay still to come.
+    replay_left: Option<u64>,
 }
 
 impl Machine {
@@ -95,15 +128,18 @@ impl Machine {
             heartbeat_ms: DEFAULT_HEARTBEAT_MS,
             next_ping: 1,
             next_turn: 1,
+            load_tag: String::new(),
             jitter: Jitter::new(seed),
             settings: SettingsTracker::default(),
             outbox: Outbox::default(),
             rolling: BTreeMap::new(),
             settled: Settled::default(),
             shown_pending: None,
-            awaiting_turns: BTreeSet::new(),
+            awaiting_turns: BTreeMap::new(),
             open_turns: BTreeSet::new(),
-            server_instance: None,
+            resume: ResumePoint::default(),
+            connection: 0,
+            replay_left: None,
         }
     }
 
@@ -143,6 +179,13 @@ impl Machine {
         self.settings = SettingsTracker::initial(config.settings.clone());
         self.config = Some(config);
         self.attempt = 0;
+        if self.load_tag.is_empty() {
+            let random = (self.jitter.next_unit() * 46_656.0) as u64; // 36^3
+            self.load_tag = format!("{}{}", base36(now_ms), base36(random));
+        }
+        if let Some(point) = stored.resume {
+            self.resume = point;
+        }
         for marker in stored.settled {
             self.settled.insert(marker);
         }
@@ -164,6 +207,13 @@ impl Machine {
     /// The configuration is kept: results already rolled are still delivered over HTTP.
     pub fn stop(&mut self) -> Vec<Command> {
         let mut commands = self.stop_connection();
+        // Nothing will answer them now: the promises are rejected rather than left open.
+        for request_id in std::mem::take(&mut self.awaiting_turns).into_keys() {
+            commands.push(Command::SettleTurn {
+                request_id,
+                outcome: Err(STOPPED.into()),
+            });
+        }
         self.set_state(ConnectionState::Idle, None, &mut commands);
         commands
     }
@@ -221,7 +271,22 @@ impl Machine {
         commands.push(Command::Send(frame));
     }
 
+    /// A decoded frame: a session frame (numbered `seq`) goes through resumable delivery
+    /// first; the others go straight to their job.
     pub(super) fn on_frame(
+        &mut self,
+        frame: ServerFrame,
+        now_ms: u64,
+        commands: &mut Vec<Command>,
+    ) {
+        match frame.seq {
+            Some(seq) => self.on_session_frame(seq, frame, now_ms, commands),
+            None => self.dispatch(frame, now_ms, commands),
+        }
+    }
+
+    /// Hands a frame to the job it belongs to.
+    pub(super) fn dispatch(
         &mut self,
         frame: ServerFrame,
         now_ms: u64,
@@ -310,21 +375,19 @@ impl Machine {
                     .on_timer(&request_id, self.state == ConnectionState::Connected);
                 self.deliver(&request_id, step, commands);
             }
+            TimerKind::TurnAnswer(request_id) => self.on_turn_answer_bound(request_id, commands),
             TimerKind::RollDeadline(request_id) => self.settle_roll(&request_id, commands),
         }
     }
 
-    /// The socket is gone: results waiting on it go over HTTP, and turns not yet
-    /// started are reported as not started.
+    /// The socket is gone: results waiting on it go over HTTP. Turns asked for stay
+    /// pending: with resumable delivery their answer comes in the replay after the
+    /// reconnect, or the replay shows the server never got them (see [`session`]), or
+    /// their bound ends the wait.
     pub(super) fn socket_lost(&mut self, commands: &mut Vec<Command>) {
+        self.replay_left = None;
         for (request_id, step) in self.outbox.on_socket_closed() {
             self.deliver(&request_id, step, commands);
-        }
-        for request_id in std::mem::take(&mut self.awaiting_turns) {
-            commands.push(Command::SettleTurn {
-                request_id,
-                outcome: Err("the connection dropped before the turn started".into()),
-            });
         }
     }
 }

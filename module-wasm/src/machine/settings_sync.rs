@@ -41,7 +41,7 @@ impl Machine {
             return;
         }
         let sync = self.settings.next_sync(now_ms);
-        let request_id = format!("sync-{}", sync.revision);
+        let request_id = format!("sync-{}-{}", self.load_tag, sync.revision);
         self.send(
             ClientFrame::new(ClientMessage::SettingsSync(sync)).with_request_id(request_id),
             commands,

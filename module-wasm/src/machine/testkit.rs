@@ -126,6 +126,7 @@ pub fn position(commands: &[Command], test: impl Fn(&Command) -> bool) -> usize 
 pub struct FakeStorage {
     pub outbox: BTreeMap<String, StoredRoll>,
     pub settled: BTreeMap<String, SettledRoll>,
+    pub resume: Option<ResumePoint>,
 }
 
 impl FakeStorage {
@@ -145,6 +146,7 @@ impl FakeStorage {
                 Command::DeleteSettled(id) => {
                     self.settled.remove(id);
                 }
+                Command::StoreResume(point) => self.resume = Some(point.clone()),
                 _ => {}
             }
         }
@@ -154,6 +156,7 @@ impl FakeStorage {
         Restored {
             outbox: self.outbox.values().cloned().collect(),
             settled: self.settled.values().cloned().collect(),
+            resume: self.resume.clone(),
         }
     }
 }
@@ -177,4 +180,39 @@ pub fn last_sync_revision(commands: &[Command]) -> Option<u64> {
         .rev()
         .find(|f| f["type"] == "settings_sync")
         .and_then(|f| f["data"]["revision"].as_u64())
+}
+
+/// A `connected` from server start `instance`, answering a resume with `replayed` and
+/// `missed` frames.
+pub fn connected_resumed(instance: &str, replayed: u64, missed: u64) -> Input {
+    text(format!(
+        r#"{{"type":"connected","data":{{"client_id":"gb-u1-x","server_version":"0.1.0","protocol":1,"heartbeat_ms":15000,"roll_timeout_ms":30000,"instance":"{instance}","resume":{{"replayed":{replayed},"missed":{missed}}}}}}}"#
+    ))
+}
+
+/// The socket drops and the reconnect timer fires and the new socket opens.
+pub fn drop_and_reopen(machine: &mut Machine, now_ms: u64) {
+    machine.handle(
+        Input::SocketClosed {
+            code: 1006,
+            reason: String::new(),
+        },
+        now_ms,
+    );
+    machine.handle(Input::Timer(TimerKind::Reconnect), now_ms);
+    machine.handle(Input::SocketOpened, now_ms);
+}
+
+/// The promise settlements among the commands.
+pub fn settled_turns(commands: &[Command]) -> Vec<(String, Result<(), String>)> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::SettleTurn {
+                request_id,
+                outcome,
+            } => Some((request_id.clone(), outcome.clone())),
+            _ => None,
+        })
+        .collect()
 }

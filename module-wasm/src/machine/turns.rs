@@ -1,6 +1,28 @@
 //! The AI turns the GM asked for: the `chat_request`, and the frames that answer it.
+//!
+//! A turn's request id is `turn-<client id>-<page load>-<n>`: the page-load part (the
+//! wall clock at start and a random part) keeps ids unique across reloads under the same
+//! client id, so an old turn's frames are never taken for a new one's.
+//!
+//! A `takeAiTurn` promise settles on the server's answer (`ai_turn_started`, or a
+//! refusal such as `AI_BUSY`). Across a cut it stays pending: the answer comes in the
+//! replay of the resumed connection; or the replay ends without it, and the server
+//! never got the request; or the server restarted, or lost frames, and says so; or
+//! [`TURN_ANSWER_MS`] passes. Each ends the wait with a message that says what is known.
 
 use super::*;
+
+/// How long the core waits for the server's answer to a `chat_request`
+/// (`ai_turn_started` or a refusal) before it stops waiting. The server answers at once;
+/// this covers a cut and its reconnects (the backoff tops out at 10 s).
+pub const TURN_ANSWER_MS: u64 = 30_000;
+
+/// How a turn is reported whose request the server never received (found after the
+/// replay of a resumed connection, which would have carried its answer).
+pub const NOT_RECEIVED: &str = "the connection dropped before the server received this turn's request: nothing ran, take the turn again";
+
+/// How a turn still waiting for its answer is reported when the core stops.
+pub const STOPPED: &str = "Gold Box was stopped before the server answered this turn's request";
 
 impl Machine {
     pub(super) fn on_server_error(
@@ -10,7 +32,7 @@ impl Machine {
         commands: &mut Vec<Command>,
     ) {
         match request_id {
-            Some(request_id) if self.awaiting_turns.remove(&request_id) => {
+            Some(request_id) if self.awaiting_turns.remove(&request_id).is_some() => {
                 commands.push(Command::SettleTurn {
                     request_id,
                     outcome: Err(error.message),
@@ -31,7 +53,7 @@ impl Machine {
     ) {
         let Some(request_id) = request_id else { return };
         self.open_turns.insert(request_id.clone());
-        if self.awaiting_turns.remove(&request_id) {
+        if self.awaiting_turns.remove(&request_id).is_some() {
             commands.push(Command::SettleTurn {
                 request_id: request_id.clone(),
                 outcome: Ok(()),
@@ -85,7 +107,10 @@ impl Machine {
             commands.push(Command::CancelTimer(TimerKind::SettingsDebounce));
             self.sync_settings(now_ms, &mut commands);
         }
-        let request_id = format!("turn-{}-{}", self.client_id, self.next_turn);
+        let request_id = format!(
+            "turn-{}-{}-{}",
+            self.client_id, self.load_tag, self.next_turn
+        );
         self.next_turn += 1;
         let request = ChatRequest {
             messages,
@@ -97,8 +122,45 @@ impl Machine {
                 .with_timestamp(now_ms),
             &mut commands,
         );
-        self.awaiting_turns.insert(request_id.clone());
+        self.awaiting_turns
+            .insert(request_id.clone(), self.connection);
+        commands.push(Command::SetTimer {
+            kind: TimerKind::TurnAnswer(request_id.clone()),
+            delay_ms: TURN_ANSWER_MS,
+        });
         Ok((request_id, commands))
+    }
+
+    /// No answer within the bound: the promise is rejected, and says what may still come.
+    /// (The timer of a turn answered in time is left to fire and does nothing.)
+    pub(super) fn on_turn_answer_bound(&mut self, request_id: String, commands: &mut Vec<Command>) {
+        if self.awaiting_turns.remove(&request_id).is_some() {
+            commands.push(Command::SettleTurn {
+                request_id,
+                outcome: Err(format!(
+                    "the server did not answer within {} s; if it started this turn, its messages will appear when the connection returns",
+                    TURN_ANSWER_MS / 1_000
+                )),
+            });
+        }
+    }
+
+    /// Rejects the turns whose `chat_request` went out on an earlier connection.
+    pub(super) fn settle_earlier_turns(&mut self, reason: &str, commands: &mut Vec<Command>) {
+        let connection = self.connection;
+        let earlier: Vec<String> = self
+            .awaiting_turns
+            .iter()
+            .filter(|(_, sent_on)| **sent_on != connection)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for request_id in earlier {
+            self.awaiting_turns.remove(&request_id);
+            commands.push(Command::SettleTurn {
+                request_id,
+                outcome: Err(reason.to_owned()),
+            });
+        }
     }
 }
 
@@ -106,6 +168,7 @@ impl Machine {
 mod tests {
     use super::super::testkit::*;
     use super::super::*;
+    use super::*;
 
     #[test]
     pub(super) fn a_turn_sends_the_pending_sync_first_then_the_chat_request() {
@@ -211,5 +274,107 @@ mod tests {
             c,
             Command::Emit(CoreEvent::TurnComplete { request_id: id, error: Some(e), .. }) if *id == request_id && e == SERVER_RESTARTED
         )));
+    }
+
+    fn turn_started(id: &str, seq: u64) -> Input {
+        text(format!(
+            r#"{{"type":"ai_turn_started","request_id":"{id}","seq":{seq},"data":{{}}}}"#
+        ))
+    }
+
+    fn sync_id(commands: &[Command]) -> String {
+        sent(commands)
+            .iter()
+            .find(|f| f["type"] == "settings_sync")
+            .and_then(|f| f["request_id"].as_str().map(str::to_owned))
+            .expect("a settings sync")
+    }
+
+    #[test]
+    fn request_ids_are_unique_across_a_reload() {
+        let mut before = Machine::new("gb-u1-x".into(), 1);
+        before
+            .start(config("secret"), Restored::default(), NOW)
+            .expect("start");
+        before.handle(Input::SocketOpened, NOW);
+        let first_sync = sync_id(&before.handle(connected_frame(), NOW));
+        let (first_turn, _) = before.take_turn(vec![], NOW).expect("turn");
+
+        // The page reloads a second later, under the same client id.
+        let mut after = Machine::new("gb-u1-x".into(), 2);
+        after
+            .start(config("secret"), Restored::default(), NOW + 1_000)
+            .expect("start");
+        after.handle(Input::SocketOpened, NOW + 1_000);
+        let second_sync = sync_id(&after.handle(connected_frame(), NOW + 1_000));
+        let (second_turn, _) = after.take_turn(vec![], NOW + 1_000).expect("turn");
+        assert_ne!(first_turn, second_turn);
+        assert_ne!(first_sync, second_sync);
+        assert!(second_turn.starts_with("turn-gb-u1-x-"), "{second_turn}");
+    }
+
+    #[test]
+    fn a_turn_answered_while_the_socket_was_down_is_not_reported_as_not_started() {
+        let mut machine = connected_machine();
+        let (request_id, _) = machine.take_turn(vec![], NOW).expect("turn");
+        let closed = machine.handle(
+            Input::SocketClosed {
+                code: 1006,
+                reason: String::new(),
+            },
+            NOW,
+        );
+        assert!(
+            settled_turns(&closed).is_empty(),
+            "the server may have started it: {closed:?}"
+        );
+        machine.handle(Input::Timer(TimerKind::Reconnect), NOW + 1_000);
+        machine.handle(Input::SocketOpened, NOW + 1_000);
+        machine.handle(connected_resumed("a", 1, 0), NOW + 1_000);
+        let replayed = machine.handle(turn_started(&request_id, 1), NOW + 1_000);
+        assert_eq!(settled_turns(&replayed), vec![(request_id, Ok(()))]);
+    }
+
+    #[test]
+    fn a_turn_the_server_never_received_is_reported_after_the_replay() {
+        let mut machine = connected_machine();
+        let (request_id, _) = machine.take_turn(vec![], NOW).expect("turn");
+        drop_and_reopen(&mut machine, NOW);
+        let resumed = machine.handle(connected_resumed("a", 0, 0), NOW);
+        assert_eq!(
+            settled_turns(&resumed),
+            vec![(request_id, Err(NOT_RECEIVED.to_owned()))]
+        );
+    }
+
+    #[test]
+    fn a_turn_without_an_answer_is_settled_at_its_bound() {
+        let mut machine = connected_machine();
+        let (request_id, commands) = machine.take_turn(vec![], NOW).expect("turn");
+        assert!(commands.contains(&Command::SetTimer {
+            kind: TimerKind::TurnAnswer(request_id.clone()),
+            delay_ms: TURN_ANSWER_MS
+        }));
+        let bound = machine.handle(
+            Input::Timer(TimerKind::TurnAnswer(request_id.clone())),
+            NOW + TURN_ANSWER_MS,
+        );
+        let settled = settled_turns(&bound);
+        assert_eq!(settled.len(), 1);
+        assert!(
+            matches!(&settled[0], (id, Err(e)) if *id == request_id && e.contains("did not answer")),
+            "{settled:?}"
+        );
+    }
+
+    #[test]
+    fn stopping_rejects_a_turn_still_waiting_for_its_answer() {
+        let mut machine = connected_machine();
+        let (request_id, _) = machine.take_turn(vec![], NOW).expect("turn");
+        let stopped = machine.stop();
+        assert_eq!(
+            settled_turns(&stopped),
+            vec![(request_id, Err(STOPPED.to_owned()))]
+        );
     }
 }
