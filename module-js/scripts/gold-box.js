@@ -37,12 +37,10 @@ async function takeAiTurn() {
     throw new Error("Gold Box core is not running");
   }
   if (button.thinking) throw new Error("an AI turn is already running");
-  events.turnRequested();
   try {
-    const entries = collectChatEntries(game.messages, getSetting("contextMessages"));
-    const requestId = await core.takeAiTurn(entries);
-    events.turnAccepted(requestId);
-    return requestId;
+    // The core says how many entries it wants, and cuts them to its budget.
+    const entries = collectChatEntries(game.messages, core.contextWindow());
+    return await core.takeAiTurn(entries);
   } catch (err) {
     events.turnRejected(err);
     throw err;
@@ -94,7 +92,6 @@ async function startCore() {
     ui.notifications?.error(game.i18n.format("GOLD_BOX.Errors.StartFailed", { message }));
   }
   button.setConnection(core.state());
-  core.refreshIndicator();
   Hooks.callAll(`${MODULE_ID}.ready`, api);
 }
 
@@ -107,7 +104,7 @@ Hooks.once("setup", () => {
   if (isGM()) ensureWasmLoading();
 });
 
-registerChatPlacement(button, isGM, () => core?.refreshIndicator());
+registerChatPlacement(button, isGM);
 
 Hooks.once("ready", async () => {
   if (!isGM()) return;

@@ -107,8 +107,6 @@ pub enum Command {
         request_id: String,
         outcome: Result<(), String>,
     },
-    /// Show or clear the settings-pending indicator on the button.
-    ShowSettingsPending(bool),
 }
 
 /// The connection states the JS module shows on the button.
@@ -176,5 +174,10 @@ pub enum CoreEvent {
     },
     SettingsPending {
         pending: bool,
+    },
+    /// Whether an AI turn is under way (asked for and not yet answered, or running);
+    /// the JS module renders the button from it. Emitted on every change.
+    Turn {
+        busy: bool,
     },
 }

@@ -8,6 +8,7 @@
 pub mod backoff;
 pub mod bindings;
 pub mod config;
+pub mod context;
 pub mod effects;
 pub mod machine;
 pub mod outbox;

@@ -171,14 +171,11 @@ impl GoldBoxCore {
         self.shared.borrow().machine.outbox_len()
     }
 
-    /// Puts the indicator on the button as the settings stand (call after placing it).
-    #[wasm_bindgen(js_name = refreshIndicator)]
-    pub fn refresh_indicator(&self) {
-        let (pending, host) = {
-            let runtime = self.shared.borrow();
-            (runtime.machine.settings_pending(), runtime.host.clone())
-        };
-        super::dom::show_settings_pending(pending, &host.localize(super::dom::INDICATOR_LABEL_KEY));
+    /// How many of the latest chat entries `takeAiTurn` should be given (the
+    /// `contextMessages` setting, clamped); the core cuts and budgets what it gets.
+    #[wasm_bindgen(js_name = contextWindow)]
+    pub fn context_window(&self) -> usize {
+        self.shared.borrow().machine.context_window()
     }
 
     /// Futures the core has running (roll loops, fallback POSTs).
@@ -362,13 +359,6 @@ fn execute(shared: &Shared, command: Command) {
                         .call1(&JsValue::NULL, &JsError::new(&message).into()),
                 };
             }
-        }
-        Command::ShowSettingsPending(pending) => {
-            let host = shared.borrow().host.clone();
-            super::dom::show_settings_pending(
-                pending,
-                &host.localize(super::dom::INDICATOR_LABEL_KEY),
-            );
         }
     }
 }

@@ -4,7 +4,6 @@
 //! it is plain Rust, tested on the host.
 
 mod core;
-mod dom;
 mod host;
 mod http;
 mod socket;

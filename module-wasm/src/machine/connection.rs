@@ -359,7 +359,7 @@ mod tests {
                 .iter()
                 .any(|c| matches!(c, Command::OpenSocket { .. }))
         );
-        assert!(!commands.contains(&Command::ShowSettingsPending(true)));
+        assert!(!commands.contains(&Command::Emit(CoreEvent::SettingsPending { pending: true })));
         let frames = sent(&machine.handle(Input::SocketOpened, NOW));
         assert_eq!(frames[0]["data"]["token"], "new-secret");
     }

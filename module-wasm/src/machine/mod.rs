@@ -104,6 +104,8 @@ pub struct Machine {
     settled: Settled,
     /// The indicator state last shown, so it is shown once per change.
     shown_pending: Option<bool>,
+    /// The turn state last emitted, so it is emitted once per change.
+    shown_turn: Option<bool>,
     /// Turns asked for whose `ai_turn_started` (or refusal) has not come yet, with the
     /// number of the connection their `chat_request` was sent on.
     awaiting_turns: BTreeMap<String, u32>,
@@ -135,6 +137,7 @@ impl Machine {
             rolling: BTreeMap::new(),
             settled: Settled::default(),
             shown_pending: None,
+            shown_turn: None,
             awaiting_turns: BTreeMap::new(),
             open_turns: BTreeSet::new(),
             resume: ResumePoint::default(),
@@ -159,6 +162,12 @@ impl Machine {
 
     pub fn client_id(&self) -> &str {
         &self.client_id
+    }
+
+    /// How many of the latest chat entries a turn carries (the `contextMessages`
+    /// setting, clamped; see [`crate::context`]).
+    pub fn context_window(&self) -> usize {
+        crate::context::window(self.settings.value("contextMessages"))
     }
 
     /// Settled markers held (see [`crate::settled`]).
@@ -215,6 +224,7 @@ impl Machine {
             });
         }
         self.set_state(ConnectionState::Idle, None, &mut commands);
+        self.show_turn(&mut commands);
         commands
     }
 
@@ -237,6 +247,7 @@ impl Machine {
                 self.on_posted(&request_id, status, now_ms, &mut commands)
             }
         }
+        self.show_turn(&mut commands);
         commands
     }
 

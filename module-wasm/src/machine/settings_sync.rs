@@ -52,7 +52,6 @@ impl Machine {
         let pending = self.settings.pending();
         if self.shown_pending != Some(pending) {
             self.shown_pending = Some(pending);
-            commands.push(Command::ShowSettingsPending(pending));
             commands.push(Command::Emit(CoreEvent::SettingsPending { pending }));
         }
     }
@@ -74,11 +73,10 @@ mod tests {
         let frames = sent(&commands);
         assert_eq!(frames[0]["type"], "settings_sync");
         assert_eq!(frames[0]["data"]["settings"]["aiRole"], "dm");
-        assert!(
-            !commands
-                .iter()
-                .any(|c| matches!(c, Command::ShowSettingsPending(true)))
-        );
+        assert!(!commands.iter().any(|c| matches!(
+            c,
+            Command::Emit(CoreEvent::SettingsPending { pending: true })
+        )));
     }
 
     #[test]
@@ -89,14 +87,14 @@ mod tests {
             value: JsonValue::String(value.into()),
         };
         let first = machine.handle(change("player"), NOW);
-        assert!(first.contains(&Command::ShowSettingsPending(true)));
+        assert!(first.contains(&Command::Emit(CoreEvent::SettingsPending { pending: true })));
         assert!(first.contains(&Command::SetTimer {
             kind: TimerKind::SettingsDebounce,
             delay_ms: DEBOUNCE_MS
         }));
         let second = machine.handle(change("dm_assistant"), NOW + 500);
         assert!(
-            !second.contains(&Command::ShowSettingsPending(true)),
+            !second.contains(&Command::Emit(CoreEvent::SettingsPending { pending: true })),
             "shown once"
         );
         assert!(
@@ -107,7 +105,9 @@ mod tests {
         let revision = last_sync_revision(&synced).expect("a sync");
         assert!(machine.settings_pending());
         let acked = machine.handle(settings_ack(revision), NOW + 1_510);
-        assert!(acked.contains(&Command::ShowSettingsPending(false)));
+        assert!(acked.contains(&Command::Emit(CoreEvent::SettingsPending {
+            pending: false
+        })));
         assert!(!machine.settings_pending());
     }
 

@@ -113,7 +113,7 @@ impl Machine {
         );
         self.next_turn += 1;
         let request = ChatRequest {
-            messages,
+            messages: crate::context::fit(messages, self.context_window()),
             settings_revision: self.settings.revision(),
         };
         self.send(
@@ -128,7 +128,18 @@ impl Machine {
             kind: TimerKind::TurnAnswer(request_id.clone()),
             delay_ms: TURN_ANSWER_MS,
         });
+        self.show_turn(&mut commands);
         Ok((request_id, commands))
+    }
+
+    /// Emits the turn state when it changed: busy from the request until its refusal or
+    /// its end (the JS module only renders it).
+    pub(super) fn show_turn(&mut self, commands: &mut Vec<Command>) {
+        let busy = !self.awaiting_turns.is_empty() || !self.open_turns.is_empty();
+        if self.shown_turn != Some(busy) {
+            self.shown_turn = Some(busy);
+            commands.push(Command::Emit(CoreEvent::Turn { busy }));
+        }
     }
 
     /// No answer within the bound: the promise is rejected, and says what may still come.
@@ -376,5 +387,84 @@ mod tests {
             settled_turns(&stopped),
             vec![(request_id, Err(STOPPED.to_owned()))]
         );
+    }
+
+    fn turn_states(commands: &[Command]) -> Vec<bool> {
+        commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::Emit(CoreEvent::Turn { busy, .. }) => Some(*busy),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_turn_state_is_busy_from_the_request_to_the_end() {
+        let mut machine = connected_machine();
+        let (request_id, asked) = machine.take_turn(vec![], NOW).expect("turn");
+        assert_eq!(turn_states(&asked), [true]);
+        let started = machine.handle(
+            text(format!(
+                r#"{{"type":"ai_turn_started","request_id":"{request_id}","data":{{}}}}"#
+            )),
+            NOW,
+        );
+        assert!(turn_states(&started).is_empty(), "still busy: no new state");
+        let done = machine.handle(
+            text(format!(
+                r#"{{"type":"ai_turn_complete","request_id":"{request_id}","data":{{"status":"completed","iterations":1,"duration_ms":5}}}}"#
+            )),
+            NOW,
+        );
+        assert_eq!(turn_states(&done), [false]);
+    }
+
+    #[test]
+    fn a_refused_turn_is_not_busy() {
+        let mut machine = connected_machine();
+        let (request_id, _) = machine.take_turn(vec![], NOW).expect("turn");
+        let busy = machine.handle(
+            text(format!(
+                r#"{{"type":"error","request_id":"{request_id}","data":{{"code":"AI_BUSY","message":"busy"}}}}"#
+            )),
+            NOW,
+        );
+        assert_eq!(turn_states(&busy), [false]);
+    }
+
+    #[test]
+    fn a_turn_carries_the_latest_entries_the_setting_asks_for_within_the_budget() {
+        let mut machine = connected_machine();
+        machine.handle(
+            Input::SettingChanged {
+                key: "contextMessages".into(),
+                value: JsonValue::Integer(2),
+            },
+            NOW,
+        );
+        assert_eq!(machine.context_window(), 2);
+        let entries: Vec<ChatEntry> = (0..5)
+            .map(|i| ChatEntry {
+                speaker: "Aria".into(),
+                content: format!("{i}{}", "x".repeat(3_000)),
+                kind: gold_box_protocol::ChatKind::Chat,
+                timestamp: NOW,
+            })
+            .collect();
+        let (_, commands) = machine.take_turn(entries, NOW).expect("turn");
+        let request = sent(&commands)
+            .into_iter()
+            .find(|f| f["type"] == "chat_request")
+            .expect("a chat request");
+        let messages = request["data"]["messages"].as_array().expect("messages");
+        assert_eq!(messages.len(), 2);
+        let first = messages[0]["content"].as_str().expect("content");
+        assert!(
+            first.starts_with('3') && first.ends_with('…'),
+            "{}",
+            &first[..10]
+        );
+        assert_eq!(first.chars().count(), crate::context::MAX_ENTRY_CHARS);
     }
 }
