@@ -1,9 +1,11 @@
 //! The WebAssembly core of the Gold Box Foundry module.
 //!
 //! The JS module is a thin bridge to Foundry; the behaviour lives here: the connection
-//! to the server (handshake, heartbeat, reconnect). The core is a plain-Rust state
-//! machine ([`machine`]) that turns inputs into commands; [`bindings`] is the only place
-//! that touches JavaScript and the browser, and carries those commands out.
+//! to the server (handshake, heartbeat, reconnect, resumable delivery), rolls delivered
+//! exactly once at the table, the settings sync, and the AI turns with their context
+//! budget. The core is a plain-Rust state machine ([`machine`]) that turns inputs into
+//! commands; [`bindings`] is the only place that touches JavaScript and the browser, and
+//! carries those commands out.
 
 pub mod backoff;
 pub mod bindings;
