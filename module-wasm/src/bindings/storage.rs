@@ -72,7 +72,7 @@ fn load_all<T: DeserializeOwned>(prefix: &str) -> Vec<T> {
             .get_item(&key)
             .ok()
             .flatten()
-            .and_then(|text| serde_json::from_str::<T>(&text).ok());
+            .and_then(|text| crate::wire::decode::<T>(&text));
         match parsed {
             Some(entry) => entries.push(entry),
             None => {
@@ -101,7 +101,7 @@ pub fn store_settled(marker: &SettledRoll) {
 
 fn store<T: Serialize>(prefix: &str, request_id: &str, value: &T, what: &str) {
     let stored = session_storage().and_then(|storage| {
-        let text = serde_json::to_string(value).ok()?;
+        let text = crate::wire::encode(value)?;
         storage
             .set_item(&format!("{prefix}{request_id}"), &text)
             .ok()
@@ -131,7 +131,7 @@ fn remove(key: &str) {
 pub fn load_resume() -> Option<ResumePoint> {
     let storage = session_storage()?;
     let text = storage.get_item(RESUME_KEY).ok().flatten()?;
-    let parsed = serde_json::from_str(&text).ok();
+    let parsed = crate::wire::decode(&text);
     if parsed.is_none() {
         let _ = storage.remove_item(RESUME_KEY);
     }
@@ -143,7 +143,7 @@ pub fn load_resume() -> Option<ResumePoint> {
 /// then).
 pub fn store_resume(point: &ResumePoint) {
     let stored = session_storage().and_then(|storage| {
-        let text = serde_json::to_string(point).ok()?;
+        let text = crate::wire::encode(point)?;
         storage.set_item(RESUME_KEY, &text).ok()
     });
     if stored.is_none() {
