@@ -1,5 +1,6 @@
-//! What the core owns and keeps, in a real browser: where the session stream was left
-//! survives a reload (sessionStorage), so a narration is not shown twice; a core that is dropped asks Foundry for no
+//! What the core owns and keeps, in a real browser: a settled roll request is never
+//! rolled again, not even after a reload (sessionStorage); where the session stream was
+//! left survives a reload, so a narration is not shown twice; a core that is dropped asks Foundry for no
 //! further dice, aborts its fallback POST and rejects the turns it was waiting on; and a
 //! listener that calls back into the core while an event is being handled never runs
 //! ahead of the commands already produced.
@@ -292,5 +293,31 @@ async fn a_reloaded_page_resumes_where_it_left_off_and_shows_nothing_twice() {
     server_sends(NARRATION);
     assert_eq!(narration_count(&reloaded_host), 0, "shown twice");
     assert_eq!(acked_seqs(), [5], "acknowledged again");
+    reloaded.stop();
+}
+
+#[wasm_bindgen_test]
+async fn a_settled_request_sent_again_is_never_rolled_not_even_after_a_reload() {
+    let _one = exclusive().await;
+    let host = make_host();
+    let core = connected_core(&host);
+    server_sends(&execute_roll("roll-s", &["1d6"]));
+    wait_until("the roll result on the socket", 1_000, || {
+        sent_types().iter().any(|t| t == "roll_result")
+    })
+    .await;
+    server_sends(r#"{"type":"roll_ack","request_id":"roll-s","data":{"status":"accepted"}}"#);
+    assert_eq!(core.outbox_size(), 0);
+    // A reconnect raced the ack: the server asks again.
+    server_sends(&execute_roll("roll-s", &["1d6"]));
+    TimeoutFuture::new(50).await;
+    assert_eq!(roll_count(&host), 1, "rolled again");
+    drop(core);
+
+    let reloaded_host = make_host();
+    let reloaded = connected_core(&reloaded_host);
+    server_sends(&execute_roll("roll-s", &["1d6"]));
+    TimeoutFuture::new(50).await;
+    assert_eq!(roll_count(&reloaded_host), 0, "rolled again after a reload");
     reloaded.stop();
 }
