@@ -1,8 +1,8 @@
-// The Take AI Turn button: a single element whose label, title and state class follow the
-// core's events. The same element is re-used whenever Foundry re-renders or moves the chat
-// input, so the classes and the indicator the core put on it survive the move. The core owns
-// the `settings-pending` class and its `span.settings-pending-indicator`: nothing here touches
-// them, which is why the label lives in its own span rather than in the button's text.
+// The Take AI Turn button: a single element whose label, title, state class and
+// settings-pending indicator follow the core's events (`state`, `turn`, `settings_pending`).
+// The same element is re-used whenever Foundry re-renders or moves the chat input, so what it
+// shows survives the move. The indicator is the class `settings-pending` and exactly one
+// `span.settings-pending-indicator`; the label lives in its own span beside it.
 import { BUTTON_ID } from "./constants.js";
 
 /** Visual states, each with a CSS class suffix and a lang key suffix. */
@@ -21,6 +21,8 @@ const TITLE_OVERRIDES = {
 };
 
 const STATE_CLASS_PREFIX = "gold-box-state-";
+const PENDING_CLASS = "settings-pending";
+const INDICATOR_CLASS = "settings-pending-indicator";
 
 export class AiTurnButton {
   /** @type {HTMLDivElement|null} */
@@ -143,5 +145,24 @@ export class AiTurnButton {
       : title;
     button.disabled = state !== "ready";
     button.setAttribute("aria-busy", String(this.#thinking));
+    this.#renderIndicator(button);
+  }
+
+  /** The settings-pending class and exactly one indicator while pending; none otherwise. */
+  #renderIndicator(button) {
+    button.classList.toggle(PENDING_CLASS, this.#settingsPending);
+    const dots = [...button.querySelectorAll(`span.${INDICATOR_CLASS}`)];
+    dots.slice(this.#settingsPending ? 1 : 0).forEach((dot) => dot.remove());
+    if (!this.#settingsPending) return;
+    const dot = dots[0] ?? document.createElement("span");
+    if (!dot.isConnected) {
+      dot.className = INDICATOR_CLASS;
+      dot.textContent = "•";
+      button.append(dot);
+    }
+    const label = game.i18n.localize("GOLD_BOX.Indicator.SettingsPending");
+    dot.setAttribute("title", label);
+    dot.setAttribute("aria-label", label);
+    dot.setAttribute("role", "status");
   }
 }

@@ -1,8 +1,8 @@
 // Turns Foundry's chat log into the plain-text ChatEntry list a `chat_request` carries:
 // `{speaker, content, kind: "chat"|"roll"|"ai"|"other", timestamp}`. HTML (Foundry's rich-text
 // content: v14's chat input is a ProseMirror editor that sends paragraphs) is reduced to text
-// here so that no markup reaches the AI, and the list is kept well under the server's
-// 64 KiB frame limit.
+// here so that no markup reaches the AI. How many entries to take, and the budget that keeps
+// the frame under the server's 64 KiB limit (entry length, total bytes), are the core's.
 //
 // The AI reads only what every player at the table can see: a whispered message (one with
 // whisper recipients) or a blind roll is left out unless the caller allows private messages
@@ -11,31 +11,25 @@
 // from Foundry's ChatMessage data (`whisper`, `blind`): Foundry glue, so it lives here.
 import { MODULE_ID } from "./constants.js";
 
-/** Longest content of one entry, in characters; longer content is cut with an ellipsis. */
-const MAX_ENTRY_CHARS = 2000;
-
-/** Budget for all entries' content, in UTF-8 bytes; the oldest entries are dropped first. */
-const MAX_CONTEXT_BYTES = 40_000;
-
 /**
  * @param {{contents?: object[]}} messages  `game.messages`
- * @param {number} limit  how many of the latest messages to take
+ * @param {number} count  how many of the latest messages to take (`core.contextWindow()`)
  * @param {{includePrivate?: boolean}} [options]  whether whispers and blind rolls may be read
  * @returns {{speaker: string, content: string, kind: string, timestamp: number}[]}
  */
-export function collectChatEntries(messages, limit, { includePrivate = false } = {}) {
-  const count = Math.max(1, Math.min(50, Math.trunc(Number(limit)) || 15));
+export function collectChatEntries(messages, count, { includePrivate = false } = {}) {
+  const wanted = Math.max(1, Math.trunc(Number(count)) || 1);
   const visible = (messages?.contents ?? []).filter((m) => m && m.visible !== false);
   const taken = [];
   let leftOut = 0;
-  for (let i = visible.length - 1; i >= 0 && taken.length < count; i -= 1) {
+  for (let i = visible.length - 1; i >= 0 && taken.length < wanted; i -= 1) {
     if (includePrivate || isSeenByAll(visible[i])) taken.push(visible[i]);
     else leftOut += 1;
   }
   if (leftOut > 0) {
     console.debug(`Gold Box | AI context: left out ${leftOut} private message(s) (whispers or blind rolls) that not every player can see`);
   }
-  return withinBudget(taken.reverse().map(toChatEntry));
+  return taken.reverse().map(toChatEntry);
 }
 
 /** Whether every player can see `message`: no whisper recipients, not blind. */
@@ -49,7 +43,7 @@ export function toChatEntry(message) {
   const kind = kindOf(message);
   const content = kind === "roll" ? rollText(message) : htmlToText(message.content);
   const timestamp = Number.isFinite(message.timestamp) ? Math.trunc(message.timestamp) : Date.now();
-  return { speaker: speakerOf(message), content: truncate(content), kind, timestamp };
+  return { speaker: speakerOf(message), content, kind, timestamp };
 }
 
 function kindOf(message) {
@@ -96,21 +90,4 @@ export function htmlToText(html) {
     .replace(/[ \t\f\v\u00a0]+/g, " ")
     .replace(/ *\n[\s]*/g, "\n")
     .trim();
-}
-
-function truncate(text) {
-  return text.length > MAX_ENTRY_CHARS ? `${text.slice(0, MAX_ENTRY_CHARS - 1)}…` : text;
-}
-
-function withinBudget(entries) {
-  const encoder = new TextEncoder();
-  let total = 0;
-  let first = entries.length;
-  while (first > 0) {
-    const size = encoder.encode(entries[first - 1].content).length + encoder.encode(entries[first - 1].speaker).length;
-    if (total + size > MAX_CONTEXT_BYTES && first < entries.length) break;
-    total += size;
-    first -= 1;
-  }
-  return entries.slice(first);
 }

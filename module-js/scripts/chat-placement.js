@@ -9,8 +9,7 @@
 /**
  * @param {import("./button.js").AiTurnButton} button
  * @param {() => boolean} isEnabled whether this client shows the button (the GM only)
- * @param {() => void} onPlaced called after the button is placed (the core then puts its
- *   settings-pending indicator on it, should the button be new)
+ * @param {() => void} onPlaced called after the button is placed
  */
 export function registerChatPlacement(button, isEnabled, onPlaced = () => {}) {
   Hooks.on("renderChatLog", (_app, html) => {

@@ -38,14 +38,13 @@ async function takeAiTurn() {
     throw new Error("Gold Box core is not running");
   }
   if (button.thinking) throw new Error("an AI turn is already running");
-  events.turnRequested();
   try {
-    const entries = collectChatEntries(game.messages, getSetting("contextMessages"), {
+    // The core says how many entries it wants, and cuts them to its budget; which messages
+    // may be read at all is the table's privacy rule (chat-context.js).
+    const entries = collectChatEntries(game.messages, core.contextWindow(), {
       includePrivate: privateContextAllowed(),
     });
-    const requestId = await core.takeAiTurn(entries);
-    events.turnAccepted(requestId);
-    return requestId;
+    return await core.takeAiTurn(entries);
   } catch (err) {
     events.turnRejected(err);
     throw err;
@@ -97,7 +96,6 @@ async function startCore() {
     ui.notifications?.error(game.i18n.format("GOLD_BOX.Errors.StartFailed", { message }));
   }
   button.setConnection(core.state());
-  core.refreshIndicator();
   Hooks.callAll(`${MODULE_ID}.ready`, api);
 }
 
@@ -110,7 +108,7 @@ Hooks.once("setup", () => {
   if (isGM()) ensureWasmLoading();
 });
 
-registerChatPlacement(button, isGM, () => core?.refreshIndicator());
+registerChatPlacement(button, isGM);
 
 Hooks.once("ready", async () => {
   if (!isGM()) return;

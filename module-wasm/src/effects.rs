@@ -5,8 +5,12 @@
 //! the bindings carry them out. That keeps every decision testable on the host with a
 //! fake clock.
 
+use crate::machine::ResumePoint;
 use crate::outbox::StoredRoll;
-use gold_box_protocol::{AiMessage, JsonValue, RollOutcome, RollRequest};
+use crate::settled::SettledRoll;
+use gold_box_protocol::{
+    AiMessage, ClientFrame, JsonValue, RollOutcome, RollRequest, RollResultSubmission, ServerFrame,
+};
 use serde::Serialize;
 
 /// Named timers; setting one that is already set replaces it.
@@ -24,6 +28,8 @@ pub enum TimerKind {
     RollDelivery(String),
     /// The moment the server stops taking one roll result.
     RollDeadline(String),
+    /// The bound on waiting for the server's answer to one turn's `chat_request`.
+    TurnAnswer(String),
 }
 
 /// Something that happened.
@@ -31,8 +37,10 @@ pub enum TimerKind {
 pub enum Input {
     /// The socket opened.
     SocketOpened,
-    /// A text frame arrived.
-    SocketText(String),
+    /// A frame arrived and was decoded (at the bindings' edge).
+    Frame(ServerFrame),
+    /// A frame arrived that could not be decoded: why.
+    UnreadableFrame(String),
     /// The socket closed (or failed to open).
     SocketClosed { code: u16, reason: String },
     /// A timer fired.
@@ -58,8 +66,8 @@ pub enum Command {
     OpenSocket {
         url: String,
     },
-    /// Send a text frame on the open socket.
-    Send(String),
+    /// Encode this frame and send it on the open socket.
+    Send(ClientFrame),
     /// Close the socket and forget it: no further events come from it.
     CloseSocket {
         code: u16,
@@ -81,20 +89,24 @@ pub enum Command {
     StoreOutbox(StoredRoll),
     /// Remove an outbox entry from browser storage.
     DeleteOutbox(String),
-    /// `POST` this JSON body to `url` with the bearer token, and report `Posted`.
+    /// Write a settled marker to browser storage (before its outbox entry is removed).
+    StoreSettled(SettledRoll),
+    /// Remove a settled marker from browser storage.
+    DeleteSettled(String),
+    /// Write where the session stream was left to browser storage.
+    StoreResume(ResumePoint),
+    /// `POST` this body as JSON to `url` with the bearer token, and report `Posted`.
     PostRollResult {
         request_id: String,
         url: String,
         token: String,
-        body: String,
+        body: RollResultSubmission,
     },
     /// Settle the promise `takeAiTurn` returned for this request.
     SettleTurn {
         request_id: String,
         outcome: Result<(), String>,
     },
-    /// Show or clear the settings-pending indicator on the button.
-    ShowSettingsPending(bool),
 }
 
 /// The connection states the JS module shows on the button.
@@ -162,5 +174,10 @@ pub enum CoreEvent {
     },
     SettingsPending {
         pending: bool,
+    },
+    /// Whether an AI turn is under way (asked for and not yet answered, or running);
+    /// the JS module renders the button from it. Emitted on every change.
+    Turn {
+        busy: bool,
     },
 }

@@ -1,23 +1,19 @@
 //! The WebAssembly core of the Gold Box Foundry module.
 //!
 //! The JS module is a thin bridge to Foundry; the behaviour lives here: the connection
-//! to the server (handshake, heartbeat, reconnect). The core is a plain-Rust state
-//! machine ([`machine`]) that turns inputs into commands; [`bindings`] is the only place
-//! that touches JavaScript and the browser, and carries those commands out.
+//! to the server (handshake, heartbeat, reconnect, resumable delivery), rolls delivered
+//! exactly once at the table, the settings sync, and the AI turns with their context
+//! budget. The core is a plain-Rust state machine ([`machine`]) that turns inputs into
+//! commands; [`bindings`] is the only place that touches JavaScript and the browser, and
+//! carries those commands out.
 
 pub mod backoff;
 pub mod bindings;
 pub mod config;
+pub mod context;
 pub mod effects;
 pub mod machine;
 pub mod outbox;
 pub mod settings;
-
-use wasm_bindgen::prelude::*;
-
-/// Runs once when the module is instantiated: panics are reported to the console with
-/// their message instead of as an opaque `unreachable`.
-#[wasm_bindgen(start)]
-pub fn on_load() {
-    console_error_panic_hook::set_once();
-}
+pub mod settled;
+pub mod wire;

@@ -59,6 +59,11 @@ impl SettingsTracker {
         self.change_revision = None;
     }
 
+    /// The current value of a setting.
+    pub fn value(&self, key: &str) -> Option<&JsonValue> {
+        self.values.get(key)
+    }
+
     /// Whether the indicator should show.
     pub fn pending(&self) -> bool {
         self.changed

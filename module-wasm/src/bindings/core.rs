@@ -2,27 +2,35 @@
 //! browser objects that carry out its commands, and turns browser events into inputs.
 //!
 //! The runtime sits in an `Rc<RefCell<_>>`; every callback holds only a `Weak` to it,
-//! so dropping the core (JS `free()`) drops the socket, the timers and pending promises
-//! with it. No borrow is held while calling into JS, so a listener may call back into
-//! the core.
+//! so dropping the core (JS `free()`) drops the socket, the timers and the futures it
+//! spawned (a roll loop stops, a POST is aborted) and rejects the `takeAiTurn` promises
+//! still pending.
+//!
+//! Two rules keep JavaScript from re-entering a half-done step:
+//! - No `RefCell` borrow is held while calling into JavaScript: what a call needs is
+//!   taken out under a short borrow, the borrow ends, then the call is made.
+//! - The commands an input produces go into one queue, drained by one loop. A listener
+//!   that calls back into the core while the loop runs (an event handler that asks for a
+//!   turn) only adds to the queue, so commands run in the order the machine produced them.
 
-use super::dom;
 use super::host::Host;
 use super::http;
 use super::socket::{Socket, SocketEvent};
 use super::storage;
+use super::tasks::Tasks;
 use super::timers::Timers;
 use crate::config::CoreConfig;
 use crate::effects::{Command, Input, TimerKind};
-use crate::machine::Machine;
+use crate::machine::{Machine, Restored};
+use gloo_timers::callback::Timeout;
 use gold_box_protocol::{ChatEntry, JsonValue, RollOutcome};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 
-/// The translation key of the indicator's tooltip and accessible label.
-const INDICATOR_LABEL_KEY: &str = "GOLD_BOX.Indicator.SettingsPending";
+/// How a `takeAiTurn` promise still pending is rejected when the core is dropped.
+const CORE_DROPPED: &str = "the Gold Box core was shut down before the server answered";
 
 /// The two functions that settle a `takeAiTurn` promise.
 #[derive(Debug)]
@@ -37,7 +45,23 @@ struct Runtime {
     host: Host,
     socket: Option<Socket>,
     timers: Timers,
+    tasks: Tasks,
     turns: HashMap<String, PendingTurn>,
+    /// Commands waiting to run, in the order the machine produced them.
+    queue: VecDeque<Command>,
+    /// Whether a loop is draining `queue` (a re-entrant call only adds to it).
+    draining: bool,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // The RefCell is going away: no borrow of it can be held here.
+        for (_, turn) in self.turns.drain() {
+            let _ = turn
+                .reject
+                .call1(&JsValue::NULL, &JsError::new(CORE_DROPPED).into());
+        }
+    }
 }
 
 type Shared = Rc<RefCell<Runtime>>;
@@ -62,13 +86,17 @@ impl GoldBoxCore {
     /// A core that reports to `host`. Nothing happens until `start`.
     #[wasm_bindgen(constructor)]
     pub fn new(host: Host) -> GoldBoxCore {
+        let machine = Machine::new(String::new(), random_seed());
         GoldBoxCore {
             shared: Rc::new(RefCell::new(Runtime {
-                machine: Machine::new(String::new(), random_seed()),
+                machine,
                 host,
                 socket: None,
                 timers: Timers::default(),
+                tasks: Tasks::default(),
                 turns: HashMap::new(),
+                queue: VecDeque::new(),
+                draining: false,
             })),
         }
     }
@@ -79,25 +107,31 @@ impl GoldBoxCore {
     pub fn start(&self, config: JsValue) -> Result<(), JsError> {
         let config: CoreConfig = serde_wasm_bindgen::from_value(config)
             .map_err(|e| JsError::new(&format!("Gold Box: invalid configuration: {e}")))?;
+        // Everything that reads the browser is read before the runtime is borrowed.
         let client_id = storage::client_id(&config.user.id);
-        let commands = {
+        let seed = random_seed();
+        let stored = Restored {
+            outbox: storage::load_outbox(),
+            settled: storage::load_settled(),
+            resume: storage::load_resume(),
+        };
+        let now = now_ms();
+        let started = {
             let mut runtime = self.shared.borrow_mut();
             if runtime.machine.client_id() != client_id {
-                runtime.machine = Machine::new(client_id, random_seed());
+                runtime.machine = Machine::new(client_id, seed);
             }
-            runtime
-                .machine
-                .start(config, storage::load_outbox(), now_ms())
-                .map_err(|e| JsError::new(&e.to_string()))?
+            runtime.machine.start(config, stored, now)
         };
-        execute(&self.shared, commands);
+        let commands = started.map_err(|e| JsError::new(&e.to_string()))?;
+        run(&self.shared, commands);
         Ok(())
     }
 
     /// Closes the connection and cancels every timer.
     pub fn stop(&self) {
         let commands = self.shared.borrow_mut().machine.stop();
-        execute(&self.shared, commands);
+        run(&self.shared, commands);
     }
 
     /// The connection state: `idle`, `connecting`, `connected`, `reconnecting`,
@@ -137,140 +171,193 @@ impl GoldBoxCore {
         self.shared.borrow().machine.outbox_len()
     }
 
-    /// Puts the indicator on the button as the settings stand (call after placing it).
-    #[wasm_bindgen(js_name = refreshIndicator)]
-    pub fn refresh_indicator(&self) {
-        let (pending, host) = {
-            let runtime = self.shared.borrow();
-            (runtime.machine.settings_pending(), runtime.host.clone())
-        };
-        dom::show_settings_pending(pending, &host.localize(INDICATOR_LABEL_KEY));
+    /// How many of the latest chat entries `takeAiTurn` should be given (the
+    /// `contextMessages` setting, clamped); the core cuts and budgets what it gets.
+    #[wasm_bindgen(js_name = contextWindow)]
+    pub fn context_window(&self) -> usize {
+        self.shared.borrow().machine.context_window()
+    }
+
+    /// Futures the core has running (roll loops, fallback POSTs).
+    #[wasm_bindgen(js_name = runningTasks)]
+    pub fn running_tasks(&self) -> usize {
+        self.shared.borrow().tasks.len()
     }
 
     /// Asks for an AI turn with `entries` (ChatEntry objects) as context. Resolves with
     /// the turn's request id when the server starts it; rejects with the reason when it
-    /// cannot (not connected, the AI busy with another turn, the connection dropped).
+    /// cannot (not connected, the AI busy with another turn, no answer in time, the core
+    /// stopped).
     #[wasm_bindgen(js_name = takeAiTurn)]
     pub fn take_ai_turn(&self, entries: JsValue) -> Result<js_sys::Promise, JsError> {
         let messages: Vec<ChatEntry> = serde_wasm_bindgen::from_value(entries)
             .map_err(|e| JsError::new(&format!("Gold Box: invalid chat context: {e}")))?;
-        let taken = self
-            .shared
-            .borrow_mut()
-            .machine
-            .take_turn(messages, now_ms());
+        let now = now_ms();
+        let taken = self.shared.borrow_mut().machine.take_turn(messages, now);
         let (request_id, commands) = match taken {
             Ok(taken) => taken,
             Err(message) => return Ok(js_sys::Promise::reject(&JsError::new(&message).into())),
         };
-        let shared = self.shared.clone();
-        let id = request_id.clone();
+        let mut settle = None;
+        // The executor runs synchronously, before `Promise::new` returns.
         let promise = js_sys::Promise::new(&mut |resolve, reject| {
-            shared
-                .borrow_mut()
-                .turns
-                .insert(id.clone(), PendingTurn { resolve, reject });
+            settle = Some(PendingTurn { resolve, reject });
         });
-        execute(&self.shared, commands);
+        if let Some(pending) = settle {
+            self.shared.borrow_mut().turns.insert(request_id, pending);
+        }
+        run(&self.shared, commands);
         Ok(promise)
     }
 }
 
 fn feed(shared: &Shared, input: Input) {
-    let commands = shared.borrow_mut().machine.handle(input, now_ms());
-    execute(shared, commands);
+    let now = now_ms();
+    let commands = shared.borrow_mut().machine.handle(input, now);
+    run(shared, commands);
 }
 
-fn execute(shared: &Shared, commands: Vec<Command>) {
-    for command in commands {
-        match command {
-            Command::OpenSocket { url } => open_socket(shared, &url),
-            Command::Send(text) => {
-                let runtime = shared.borrow();
-                let sent = runtime
-                    .socket
-                    .as_ref()
-                    .filter(|s| s.is_open())
-                    .map(|s| s.send(&text));
-                if !matches!(sent, Some(Ok(()))) {
-                    web_sys::console::warn_1(
-                        &"Gold Box: a frame could not be sent: the socket is not open".into(),
+/// Queues `commands` and, unless a loop is already draining the queue further up the
+/// stack, drains it: one command at a time, no borrow held while each runs.
+fn run(shared: &Shared, commands: Vec<Command>) {
+    {
+        let mut runtime = shared.borrow_mut();
+        runtime.queue.extend(commands);
+        if runtime.draining {
+            return;
+        }
+        runtime.draining = true;
+    }
+    loop {
+        let next = {
+            let mut runtime = shared.borrow_mut();
+            let next = runtime.queue.pop_front();
+            if next.is_none() {
+                runtime.draining = false;
+            }
+            next
+        };
+        match next {
+            Some(command) => execute(shared, command),
+            None => break,
+        }
+    }
+}
+
+/// Carries out one command. Whatever calls into JavaScript does so with no borrow held.
+fn execute(shared: &Shared, command: Command) {
+    match command {
+        Command::OpenSocket { url } => open_socket(shared, &url),
+        Command::Send(frame) => {
+            let Some(text) = crate::wire::encode_client_frame(&frame) else {
+                return;
+            };
+            let ws = shared.borrow().socket.as_ref().map(Socket::handle);
+            let sent = ws
+                .filter(|ws| ws.ready_state() == web_sys::WebSocket::OPEN)
+                .map(|ws| ws.send_with_str(&text));
+            if !matches!(sent, Some(Ok(()))) {
+                web_sys::console::warn_1(
+                    &"Gold Box: a frame could not be sent: the socket is not open".into(),
+                );
+            }
+        }
+        Command::CloseSocket { code, reason } => {
+            let socket = shared.borrow_mut().socket.take();
+            if let Some(socket) = socket {
+                socket.close(code, &reason);
+            }
+        }
+        Command::SetTimer { kind, delay_ms } => {
+            let weak = Rc::downgrade(shared);
+            let fired = kind.clone();
+            let delay = u32::try_from(delay_ms).unwrap_or(u32::MAX);
+            let timeout = Timeout::new(delay, move || on_timer(&weak, fired));
+            let replaced = shared.borrow_mut().timers.put(kind, timeout);
+            drop(replaced);
+        }
+        Command::CancelTimer(kind) => {
+            let cancelled = shared.borrow_mut().timers.take(&kind);
+            drop(cancelled);
+        }
+        Command::Emit(event) => {
+            let host = shared.borrow().host.clone();
+            host.emit(&event);
+        }
+        Command::Roll { request_id, rolls } => {
+            let host = shared.borrow().host.clone();
+            let (task, cancel) = shared.borrow_mut().tasks.register(None);
+            let weak = Rc::downgrade(shared);
+            wasm_bindgen_futures::spawn_local(async move {
+                let mut results: Vec<RollOutcome> = Vec::with_capacity(rolls.len());
+                for roll in &rolls {
+                    // A core that is gone asks Foundry for no further dice.
+                    if cancel.is_cancelled() {
+                        return;
+                    }
+                    results.push(host.roll(roll, &request_id).await);
+                }
+                if cancel.is_cancelled() {
+                    return;
+                }
+                if let Some(shared) = weak.upgrade() {
+                    let finished = shared.borrow_mut().tasks.finish(task);
+                    drop(finished);
+                    feed(
+                        &shared,
+                        Input::Rolled {
+                            request_id,
+                            results,
+                        },
                     );
                 }
-            }
-            Command::CloseSocket { code, reason } => {
-                let socket = shared.borrow_mut().socket.take();
-                if let Some(socket) = socket {
-                    socket.close(code, &reason);
+            });
+        }
+        Command::StoreOutbox(entry) => storage::store_outbox(&entry),
+        Command::DeleteOutbox(request_id) => storage::delete_outbox(&request_id),
+        Command::StoreSettled(marker) => storage::store_settled(&marker),
+        Command::DeleteSettled(request_id) => storage::delete_settled(&request_id),
+        Command::StoreResume(point) => storage::store_resume(&point),
+        Command::PostRollResult {
+            request_id,
+            url,
+            token,
+            body,
+        } => {
+            let body = crate::wire::encode(&body).unwrap_or_default();
+            let controller = web_sys::AbortController::new().ok();
+            let signal = controller.as_ref().map(|c| c.signal());
+            let (task, cancel) = shared.borrow_mut().tasks.register(controller);
+            let weak = Rc::downgrade(shared);
+            wasm_bindgen_futures::spawn_local(async move {
+                let status = match &signal {
+                    Some(signal) => http::post_json(&url, &token, &body, signal).await,
+                    None => None,
+                };
+                if cancel.is_cancelled() {
+                    return;
                 }
-            }
-            Command::SetTimer { kind, delay_ms } => {
-                let weak = Rc::downgrade(shared);
-                let fired = kind.clone();
-                shared
-                    .borrow_mut()
-                    .timers
-                    .set(kind, delay_ms, move || on_timer(&weak, fired));
-            }
-            Command::CancelTimer(kind) => shared.borrow_mut().timers.cancel(&kind),
-            Command::Emit(event) => {
-                let host = shared.borrow().host.clone();
-                host.emit(&event);
-            }
-            Command::Roll { request_id, rolls } => {
-                let host = shared.borrow().host.clone();
-                let weak = Rc::downgrade(shared);
-                wasm_bindgen_futures::spawn_local(async move {
-                    let mut results: Vec<RollOutcome> = Vec::with_capacity(rolls.len());
-                    for roll in &rolls {
-                        results.push(host.roll(roll, &request_id).await);
-                    }
-                    if let Some(shared) = weak.upgrade() {
-                        feed(
-                            &shared,
-                            Input::Rolled {
-                                request_id,
-                                results,
-                            },
-                        );
-                    }
-                });
-            }
-            Command::StoreOutbox(entry) => storage::store_outbox(&entry),
-            Command::DeleteOutbox(request_id) => storage::delete_outbox(&request_id),
-            Command::PostRollResult {
-                request_id,
-                url,
-                token,
-                body,
-            } => {
-                let weak = Rc::downgrade(shared);
-                wasm_bindgen_futures::spawn_local(async move {
-                    let status = http::post_json(&url, &token, &body).await;
-                    if let Some(shared) = weak.upgrade() {
-                        feed(&shared, Input::Posted { request_id, status });
-                    }
-                });
-            }
-            Command::SettleTurn {
-                request_id,
-                outcome,
-            } => {
-                let pending = shared.borrow_mut().turns.remove(&request_id);
-                if let Some(pending) = pending {
-                    let _ = match outcome {
-                        Ok(()) => pending
-                            .resolve
-                            .call1(&JsValue::NULL, &JsValue::from_str(&request_id)),
-                        Err(message) => pending
-                            .reject
-                            .call1(&JsValue::NULL, &JsError::new(&message).into()),
-                    };
+                if let Some(shared) = weak.upgrade() {
+                    let finished = shared.borrow_mut().tasks.finish(task);
+                    drop(finished);
+                    feed(&shared, Input::Posted { request_id, status });
                 }
-            }
-            Command::ShowSettingsPending(pending) => {
-                let host = shared.borrow().host.clone();
-                dom::show_settings_pending(pending, &host.localize(INDICATOR_LABEL_KEY));
+            });
+        }
+        Command::SettleTurn {
+            request_id,
+            outcome,
+        } => {
+            let pending = shared.borrow_mut().turns.remove(&request_id);
+            if let Some(pending) = pending {
+                let _ = match outcome {
+                    Ok(()) => pending
+                        .resolve
+                        .call1(&JsValue::NULL, &JsValue::from_str(&request_id)),
+                    Err(message) => pending
+                        .reject
+                        .call1(&JsValue::NULL, &JsError::new(&message).into()),
+                };
             }
         }
     }
@@ -278,8 +365,9 @@ fn execute(shared: &Shared, commands: Vec<Command>) {
 
 fn on_timer(weak: &Weak<RefCell<Runtime>>, kind: TimerKind) {
     let Some(shared) = weak.upgrade() else { return };
-    // Keep the fired timer alive until its callback returns.
-    let _fired = shared.borrow_mut().timers.fired(&kind);
+    // Forget the fired timer; it is dropped (a no-op `clearTimeout`) after the borrow.
+    let fired = shared.borrow_mut().timers.take(&kind);
+    drop(fired);
     feed(&shared, Input::Timer(kind));
 }
 
@@ -289,9 +377,13 @@ fn open_socket(shared: &Shared, url: &str) {
         let Some(shared) = weak.upgrade() else { return };
         let input = match event {
             SocketEvent::Open => Input::SocketOpened,
-            SocketEvent::Text(text) => Input::SocketText(text),
+            SocketEvent::Text(text) => match crate::wire::decode_server_frame(&text) {
+                Ok(frame) => Input::Frame(frame),
+                Err(reason) => Input::UnreadableFrame(reason),
+            },
             SocketEvent::Closed { code, reason } => {
-                shared.borrow_mut().socket = None;
+                let closed = shared.borrow_mut().socket.take();
+                drop(closed);
                 Input::SocketClosed { code, reason }
             }
         };
@@ -300,7 +392,10 @@ fn open_socket(shared: &Shared, url: &str) {
     let previous = shared.borrow_mut().socket.take();
     drop(previous);
     match Socket::open(url, on_event) {
-        Ok(socket) => shared.borrow_mut().socket = Some(socket),
+        Ok(socket) => {
+            let replaced = shared.borrow_mut().socket.replace(socket);
+            drop(replaced);
+        }
         Err(error) => {
             web_sys::console::error_2(&"Gold Box: cannot open the WebSocket".into(), &error);
             feed(

@@ -33,7 +33,7 @@ extern "C" {
 const HOST_TYPE: &str = r#"
 /** The bridge the Foundry module hands to the core. */
 export interface GoldBoxHost {
-  /** Receives core events: {type: "state" | "turn_started" | "chat_response" | "turn_complete" | "error", ...}. */
+  /** Receives core events: {type: "state" | "turn" | "turn_started" | "chat_response" | "turn_complete" | "error" | "settings_pending", ...}. */
   emit(event: object): void;
   /** Rolls with Foundry's dice for the server's roll request `requestId`; never rejects
    *  (an error becomes an outcome with `error`). */

@@ -4,12 +4,21 @@
 //! it is plain Rust, tested on the host.
 
 mod core;
-mod dom;
 mod host;
 mod http;
 mod socket;
 mod storage;
+mod tasks;
 mod timers;
 
 pub use self::core::GoldBoxCore;
 pub use self::host::Host;
+
+use wasm_bindgen::prelude::*;
+
+/// Runs once when the module is instantiated: panics are reported to the console with
+/// their message instead of as an opaque `unreachable`.
+#[wasm_bindgen(start)]
+pub fn on_load() {
+    console_error_panic_hook::set_once();
+}

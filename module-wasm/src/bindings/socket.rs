@@ -62,13 +62,9 @@ impl Socket {
         })
     }
 
-    /// Whether the socket is open for sending.
-    pub fn is_open(&self) -> bool {
-        self.ws.ready_state() == WebSocket::OPEN
-    }
-
-    pub fn send(&self, text: &str) -> Result<(), JsValue> {
-        self.ws.send_with_str(text)
+    /// The browser's socket, to send on after the runtime's borrow has ended.
+    pub fn handle(&self) -> WebSocket {
+        self.ws.clone()
     }
 
     /// Closes with a code the browser allows (1000 or 3000–4999).

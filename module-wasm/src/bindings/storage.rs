@@ -1,15 +1,25 @@
-//! Browser storage: the client id and the roll outbox, kept so that they survive a page
-//! reload.
+//! Browser storage: the client id, the roll outbox and the settled markers, kept so that
+//! they survive a page reload.
 //!
 //! Both live in `sessionStorage`: it survives a reload of the tab, a second tab gets an
 //! id and an outbox of its own instead of taking over the first tab's connection or
 //! delivering its results, and nothing is left behind when the tab closes.
 
+use crate::machine::ResumePoint;
 use crate::outbox::StoredRoll;
+use crate::settled::SettledRoll;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 const OUTBOX_PREFIX: &str = "gold-box.outbox.";
+/// Settled markers have their own prefix: the outbox keys hold only what still waits
+/// for the server.
+const SETTLED_PREFIX: &str = "gold-box.settled.";
 
 const CLIENT_ID_KEY: &str = "gold-box.client-id";
+
+/// Where the session stream was left (resumable delivery), so a reload resumes.
+const RESUME_KEY: &str = "gold-box.resume";
 
 fn session_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.session_storage().ok().flatten()
@@ -39,13 +49,22 @@ pub fn client_id(user_id: &str) -> String {
 
 /// Every stored outbox entry; unreadable ones are removed.
 pub fn load_outbox() -> Vec<StoredRoll> {
+    load_all(OUTBOX_PREFIX)
+}
+
+/// Every stored settled marker; unreadable ones are removed.
+pub fn load_settled() -> Vec<SettledRoll> {
+    load_all(SETTLED_PREFIX)
+}
+
+fn load_all<T: DeserializeOwned>(prefix: &str) -> Vec<T> {
     let Some(storage) = session_storage() else {
         return Vec::new();
     };
     let length = storage.length().unwrap_or(0);
     let keys: Vec<String> = (0..length)
         .filter_map(|i| storage.key(i).ok().flatten())
-        .filter(|key| key.starts_with(OUTBOX_PREFIX))
+        .filter(|key| key.starts_with(prefix))
         .collect();
     let mut entries = Vec::new();
     for key in keys {
@@ -53,7 +72,7 @@ pub fn load_outbox() -> Vec<StoredRoll> {
             .get_item(&key)
             .ok()
             .flatten()
-            .and_then(|text| serde_json::from_str::<StoredRoll>(&text).ok());
+            .and_then(|text| crate::wire::decode::<T>(&text));
         match parsed {
             Some(entry) => entries.push(entry),
             None => {
@@ -67,21 +86,69 @@ pub fn load_outbox() -> Vec<StoredRoll> {
 /// Writes an entry; a failure (storage full or disabled) is reported, and delivery goes
 /// on from memory.
 pub fn store_outbox(entry: &StoredRoll) {
+    store(OUTBOX_PREFIX, &entry.request_id, entry, "a roll result");
+}
+
+/// Writes a settled marker; a failure is reported, and the marker is kept in memory.
+pub fn store_settled(marker: &SettledRoll) {
+    store(
+        SETTLED_PREFIX,
+        &marker.request_id,
+        marker,
+        "a settled roll marker",
+    );
+}
+
+fn store<T: Serialize>(prefix: &str, request_id: &str, value: &T, what: &str) {
     let stored = session_storage().and_then(|storage| {
-        let text = serde_json::to_string(entry).ok()?;
+        let text = crate::wire::encode(value)?;
         storage
-            .set_item(&format!("{OUTBOX_PREFIX}{}", entry.request_id), &text)
+            .set_item(&format!("{prefix}{request_id}"), &text)
             .ok()
     });
     if stored.is_none() {
         web_sys::console::warn_1(
-            &"Gold Box: a roll result could not be written to browser storage".into(),
+            &format!("Gold Box: {what} could not be written to browser storage").into(),
         );
     }
 }
 
 pub fn delete_outbox(request_id: &str) {
+    remove(&format!("{OUTBOX_PREFIX}{request_id}"));
+}
+
+pub fn delete_settled(request_id: &str) {
+    remove(&format!("{SETTLED_PREFIX}{request_id}"));
+}
+
+fn remove(key: &str) {
     if let Some(storage) = session_storage() {
-        let _ = storage.remove_item(&format!("{OUTBOX_PREFIX}{request_id}"));
+        let _ = storage.remove_item(key);
+    }
+}
+
+/// The stored resume point; an unreadable one is removed.
+pub fn load_resume() -> Option<ResumePoint> {
+    let storage = session_storage()?;
+    let text = storage.get_item(RESUME_KEY).ok().flatten()?;
+    let parsed = crate::wire::decode(&text);
+    if parsed.is_none() {
+        let _ = storage.remove_item(RESUME_KEY);
+    }
+    parsed
+}
+
+/// Writes the resume point; a failure is reported (a reload would then resume from an
+/// older point, and the server's replay is filtered by the point held in memory until
+/// then).
+pub fn store_resume(point: &ResumePoint) {
+    let stored = session_storage().and_then(|storage| {
+        let text = crate::wire::encode(point)?;
+        storage.set_item(RESUME_KEY, &text).ok()
+    });
+    if stored.is_none() {
+        web_sys::console::warn_1(
+            &"Gold Box: the resume point could not be written to browser storage".into(),
+        );
     }
 }

@@ -1,5 +1,9 @@
 //! The core's named timers, on the browser's clock. Each is a gloo `Timeout` owned by
-//! this map: replacing or removing it cancels it, and dropping the map cancels them all.
+//! this map: removing it cancels it, and dropping the map cancels them all.
+//!
+//! Creating and cancelling a timer calls into JavaScript (`setTimeout`, `clearTimeout`),
+//! so the map never does either itself: the caller creates the `Timeout`, swaps it in
+//! under a short borrow, and drops the one it replaced after the borrow ends.
 
 use crate::effects::TimerKind;
 use gloo_timers::callback::Timeout;
@@ -11,18 +15,16 @@ pub struct Timers {
 }
 
 impl Timers {
-    /// Sets `kind` to fire `callback` after `delay_ms`, cancelling any earlier one.
-    pub fn set(&mut self, kind: TimerKind, delay_ms: u64, callback: impl FnOnce() + 'static) {
-        let delay = u32::try_from(delay_ms).unwrap_or(u32::MAX);
-        self.pending.insert(kind, Timeout::new(delay, callback));
+    /// Holds `timeout` as `kind`; returns the one it replaces, for the caller to drop
+    /// (which cancels it).
+    #[must_use]
+    pub fn put(&mut self, kind: TimerKind, timeout: Timeout) -> Option<Timeout> {
+        self.pending.insert(kind, timeout)
     }
 
-    pub fn cancel(&mut self, kind: &TimerKind) {
-        self.pending.remove(kind);
-    }
-
-    /// Forgets a timer that has just fired (its callback is running).
-    pub fn fired(&mut self, kind: &TimerKind) -> Option<Timeout> {
+    /// Takes `kind` out; dropping the result cancels it (or forgets one that fired).
+    #[must_use]
+    pub fn take(&mut self, kind: &TimerKind) -> Option<Timeout> {
         self.pending.remove(kind)
     }
 }
