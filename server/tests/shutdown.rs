@@ -9,9 +9,13 @@ use support::*;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_gold-box-server");
 
-#[tokio::test]
-async fn sigterm_ends_waiting_turns_closes_every_socket_with_1001_and_exits_0() {
-    let data = temp_dir("shutdown");
+type Stdout = std::io::Lines<BufReader<std::process::ChildStdout>>;
+
+/// The real binary on a free port, with `extra` options; its log goes to the test's data
+/// directory. Returns the process, its stdout (kept open, so the server never sees it
+/// closed) and the port it printed.
+fn start_binary(name: &str, extra: &[&str]) -> (std::process::Child, Stdout, u16) {
+    let data = temp_dir(name);
     let mut child = Command::new(BINARY)
         .args([
             "--port",
@@ -21,12 +25,8 @@ async fn sigterm_ends_waiting_turns_closes_every_socket_with_1001_and_exits_0() 
             "--admin-token",
             ADMIN_TOKEN,
         ])
-        .args([
-            "--module-dir",
-            "/nonexistent",
-            "--shutdown-grace-ms",
-            "3000",
-        ])
+        .args(["--module-dir", "/nonexistent"])
+        .args(extra)
         .arg("--data-dir")
         .arg(&data)
         .env("GOLD_BOX_LOG", "debug")
@@ -36,11 +36,25 @@ async fn sigterm_ends_waiting_turns_closes_every_socket_with_1001_and_exits_0() 
         .expect("start the server");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let first = lines.next().expect("a first line").expect("text");
-    let port: u16 = first
+    let port = first
         .rsplit(':')
         .next()
         .and_then(|p| p.trim().parse().ok())
         .unwrap_or_else(|| panic!("no port in {first:?}"));
+    (child, lines, port)
+}
+
+fn send_sigterm(child: &std::process::Child) {
+    let signal = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(signal.success());
+}
+
+#[tokio::test]
+async fn sigterm_ends_waiting_turns_closes_every_socket_with_1001_and_exits_0() {
+    let (mut child, _stdout, port) = start_binary("shutdown", &["--shutdown-grace-ms", "3000"]);
     let url = format!("ws://127.0.0.1:{port}/ws");
 
     let mut player = tokio_tungstenite::connect_async(&url)
@@ -59,13 +73,8 @@ async fn sigterm_ends_waiting_turns_closes_every_socket_with_1001_and_exits_0() 
     until(&mut player, "execute_roll").await;
 
     let stopped = Instant::now();
-    let signal = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(signal.success());
+    send_sigterm(&child);
 
-    println!("server log: {}", data.join("server.log").display());
     let (complete, _) = until(&mut player, "ai_turn_complete").await;
     assert_eq!(complete["data"]["status"], "failed", "{complete}");
     let error = complete["data"]["error"].as_str().unwrap_or_default();
@@ -89,31 +98,7 @@ async fn sigterm_ends_waiting_turns_closes_every_socket_with_1001_and_exits_0() 
 
 #[tokio::test]
 async fn the_default_binary_has_no_load_testing_endpoint() {
-    let data = temp_dir("no-load-testing");
-    let mut child = Command::new(BINARY)
-        .args([
-            "--port",
-            "0",
-            "--token",
-            TOKEN,
-            "--admin-token",
-            ADMIN_TOKEN,
-        ])
-        .args(["--module-dir", "/nonexistent"])
-        .arg("--data-dir")
-        .arg(&data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the server");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next().expect("a first line").expect("text");
-    let port = first
-        .rsplit(':')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
+    let (mut child, _stdout, port) = start_binary("no-load-testing", &[]);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let status = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{port}/api/test/rolls"))
@@ -131,29 +116,8 @@ async fn the_default_binary_has_no_load_testing_endpoint() {
 #[test]
 fn a_stop_as_soon_as_the_banner_is_out_is_still_clean() {
     for attempt in 0..20 {
-        let data = temp_dir("early-stop");
-        let mut child = Command::new(BINARY)
-            .args([
-                "--port",
-                "0",
-                "--token",
-                TOKEN,
-                "--admin-token",
-                ADMIN_TOKEN,
-            ])
-            .args(["--module-dir", "/nonexistent"])
-            .arg("--data-dir")
-            .arg(&data)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the server");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        lines.next().expect("a first line").expect("text");
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("kill");
+        let (mut child, _stdout, _) = start_binary("early-stop", &[]);
+        send_sigterm(&child);
         let status = child.wait().expect("wait");
         assert!(
             status.success(),
