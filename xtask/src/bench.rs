@@ -16,9 +16,9 @@ const SERVER_COPY: &str = "target/bench/gold-box-server";
 /// Builds everything and runs the benchmarks; `extra` goes to the benchmark binary
 /// (`--quick` for a short trial that does not write the report).
 pub fn bench(extra: &[String]) -> Result<(), String> {
-    tools::ensure_build_tools()?;
+    let wasm_tools = package::ensure_tools()?;
     tools::ensure_browser()?;
-    let dist = package::package()?;
+    let dist = package::package(&wasm_tools)?;
     let wasm = dist.join("gold-box/wasm/gold_box_wasm_bg.wasm");
     let (raw, gzipped) = package::wasm_sizes(&wasm)?;
 
