@@ -94,7 +94,15 @@ pub fn ensure_wasm_bindgen(out: &Out) -> Result<PathBuf, String> {
          (cargo install into {}; a few minutes, once)",
         root.display()
     ));
-    cargo_install("wasm-bindgen-cli", &version, &root, out)?;
+    // Without the default `rustls-tls` feature: the test runner only speaks plain HTTP to
+    // a local WebDriver, and rustls with ring is a good part of the install's build.
+    cargo_install(
+        "wasm-bindgen-cli",
+        &version,
+        &["--no-default-features"],
+        &root,
+        out,
+    )?;
     if reports_version(&ours, &wanted) {
         Ok(ours)
     } else {
@@ -122,7 +130,7 @@ pub fn ensure_wasm_pack(out: &Out) -> Result<PathBuf, String> {
          (cargo install into {}; a few minutes, once)",
         root.display()
     ));
-    cargo_install("wasm-pack", WASM_PACK_VERSION, &root, out)?;
+    cargo_install("wasm-pack", WASM_PACK_VERSION, &[], &root, out)?;
     if reports_version(&ours, &wanted) {
         Ok(ours)
     } else {
@@ -198,20 +206,34 @@ pub fn ensure_wasm_opt(out: &Out) -> Option<PathBuf> {
 /// `cargo install CRATE --version VERSION --root ROOT`, with `--locked` first. A crate's
 /// published lock file can name a dependency version the registry no longer serves (a
 /// yanked or withdrawn release); then the install resolves afresh, at the same version
-/// of the tool.
-fn cargo_install(krate: &str, version: &str, root: &Path, out: &Out) -> Result<(), String> {
+/// of the tool. The tools are built at `opt-level = 1`: they process one small .wasm,
+/// and their first build is what a newcomer waits for.
+fn cargo_install(
+    krate: &str,
+    version: &str,
+    extra: &[&str],
+    root: &Path,
+    out: &Out,
+) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let root_arg = root.display().to_string();
     let args = ["install", krate, "--version", version, "--root", &root_arg];
-    let locked = run_cmd(Command::new(&cargo).args(args).arg("--locked"), out);
-    if locked.is_ok() {
+    let install = || {
+        let mut command = Command::new(&cargo);
+        command
+            .args(args)
+            .args(extra)
+            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1");
+        command
+    };
+    if run_cmd(install().arg("--locked"), out).is_ok() {
         return Ok(());
     }
     out.note(&format!(
         "`cargo install {krate} --locked` failed; installing {krate} {version} with \
          dependencies resolved afresh"
     ));
-    run_cmd(Command::new(&cargo).args(args), out).map_err(|e| {
+    run_cmd(&mut install(), out).map_err(|e| {
         format!(
             "{e}\n  install it by hand: cargo install {krate} --version {version} --root {root_arg}"
         )
