@@ -27,18 +27,22 @@ pub fn tools_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("GOLD_BOX_TOOLS_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
+    match cache_home() {
+        Some(cache) => cache.join("gold-box/tools"),
+        None => workspace_root().join("target/tools"),
+    }
+}
+
+/// `$XDG_CACHE_HOME`, else `~/.cache`.
+fn cache_home() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
         .or_else(|| {
             std::env::var_os("HOME")
                 .filter(|d| !d.is_empty())
                 .map(|home| PathBuf::from(home).join(".cache"))
-        });
-    match cache {
-        Some(cache) => cache.join("gold-box/tools"),
-        None => workspace_root().join("target/tools"),
-    }
+        })
 }
 
 /// The version of the `wasm-bindgen` crate the workspace is locked to; the CLI that
@@ -77,7 +81,8 @@ pub fn ensure_wasm_target(out: &Out) -> Result<(), String> {
 }
 
 /// `wasm-bindgen` (with `wasm-bindgen-test-runner` beside it) at the locked version:
-/// ours if installed, else one on PATH of that very version, else installed now.
+/// ours if installed, else one on PATH or in wasm-pack's cache of that very version, else
+/// installed now.
 pub fn ensure_wasm_bindgen(out: &Out) -> Result<PathBuf, String> {
     let version = wasm_bindgen_version()?;
     let root = tools_dir().join(format!("wasm-bindgen-{version}"));
@@ -86,8 +91,19 @@ pub fn ensure_wasm_bindgen(out: &Out) -> Result<PathBuf, String> {
     if reports_version(&ours, &wanted) {
         return Ok(ours);
     }
-    if let Some(on_path) = find_on_path("wasm-bindgen").filter(|p| reports_version(p, &wanted)) {
-        return Ok(on_path);
+    let wasm_pack_cache = cache_home().map(|cache| {
+        cache
+            .join(".wasm-pack")
+            .join(format!("wasm-bindgen-cargo-install-{version}/wasm-bindgen"))
+    });
+    let elsewhere = find_on_path("wasm-bindgen")
+        .into_iter()
+        .chain(wasm_pack_cache)
+        .find(|p| {
+            reports_version(p, &wanted) && p.with_file_name("wasm-bindgen-test-runner").is_file()
+        });
+    if let Some(found) = elsewhere {
+        return Ok(found);
     }
     out.step(&format!(
         "installing wasm-bindgen-cli {version}, the version of the wasm-bindgen crate \
