@@ -8,6 +8,10 @@
 //! - `cargo xtask bench`: release builds, then the benchmarks; prints the figures and
 //!   writes `docs/BENCHMARKS.md` (see `bench.rs` and the `bench/` crate).
 //! - `cargo xtask setup`: only install what is missing.
+//!
+//! `run` builds side by side what does not depend on each other (the server, the wasm
+//! core, the installs of wasm-bindgen-cli and wasm-opt), each with its output in
+//! `target/xtask/`; with `XTASK_SERIAL=1` it builds them one after another.
 
 mod bench;
 mod package;
@@ -15,7 +19,9 @@ mod process;
 mod tools;
 mod wasm_tests;
 
-use std::process::ExitCode;
+use process::{Job, Out, run_cmd};
+use std::process::{Command, ExitCode};
+use std::sync::OnceLock;
 
 const USAGE: &str = "\
 usage: cargo xtask <command> [server options]
@@ -27,7 +33,8 @@ commands:
   package   build the module into dist/gold-box/ and dist/gold-box.zip
   bench     release builds, then the benchmarks: prints the figures and writes
             docs/BENCHMARKS.md (`cargo xtask bench --quick` for a short trial)
-  setup     install what is missing (wasm32 target, wasm-pack, wasm-opt, chromium)
+  setup     install what is missing (wasm32 target, wasm-bindgen-cli, wasm-opt,
+            wasm-pack, chromium)
 ";
 
 fn main() -> ExitCode {
@@ -43,9 +50,9 @@ fn main() -> ExitCode {
     let result = match command {
         "run" => run(&rest),
         "test" => test(),
-        "package" => tools::ensure_build_tools().and_then(|()| package::package().map(|_| ())),
+        "package" => package::ensure_tools().and_then(|tools| package::package(&tools).map(|_| ())),
         "bench" => bench::bench(&rest),
-        "setup" => tools::ensure_build_tools().and_then(|()| tools::ensure_browser()),
+        "setup" => setup(),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
@@ -63,10 +70,56 @@ fn main() -> ExitCode {
 
 /// Builds everything and runs the server in the foreground until Ctrl-C.
 fn run(server_args: &[String]) -> Result<(), String> {
-    tools::ensure_build_tools()?;
-    let dist = package::package()?;
-    process::step("building the server (release)");
-    process::run_cargo(&["build", "--release", "--package", "gold-box-server"])?;
+    tools::ensure_wasm_target(&Out::Terminal)?;
+    let wasm_bindgen = OnceLock::new();
+    let wasm_opt = OnceLock::new();
+    process::run_jobs(vec![
+        Job {
+            what: "installing wasm-bindgen-cli",
+            log: "wasm-bindgen-cli",
+            work: Box::new(|out| {
+                let path = tools::ensure_wasm_bindgen(out)?;
+                let _ = wasm_bindgen.set(path);
+                Ok(())
+            }),
+        },
+        Job {
+            what: "building the server (release)",
+            log: "server",
+            work: Box::new(|out| {
+                out.step("building the server (release)");
+                run_cmd(
+                    Command::new(process::cargo()).args([
+                        "build",
+                        "--release",
+                        "--package",
+                        "gold-box-server",
+                    ]),
+                    out,
+                )
+            }),
+        },
+        Job {
+            what: "building the wasm core",
+            log: "wasm-core",
+            work: Box::new(package::build_wasm),
+        },
+        Job {
+            what: "installing wasm-opt",
+            log: "wasm-opt",
+            work: Box::new(|out| {
+                let _ = wasm_opt.set(tools::ensure_wasm_opt(out));
+                Ok(())
+            }),
+        },
+    ])?;
+    let tools = package::WasmTools {
+        wasm_bindgen: wasm_bindgen
+            .into_inner()
+            .ok_or("wasm-bindgen was not installed")?,
+        wasm_opt: wasm_opt.into_inner().flatten(),
+    };
+    let dist = package::assemble(&tools)?;
     let binary = package::workspace_root().join("target/release/gold-box-server");
     process::step(
         "starting the server; it prints the manifest URL and the token (Ctrl-C stops it)",
@@ -76,9 +129,17 @@ fn run(server_args: &[String]) -> Result<(), String> {
     process::run_in_foreground(&binary, &args)
 }
 
+/// Installs everything the commands need.
+fn setup() -> Result<(), String> {
+    package::ensure_tools()?;
+    tools::ensure_wasm_pack(&Out::Terminal)?;
+    tools::ensure_browser()
+}
+
 /// Every test suite, in the order that fails fastest.
 fn test() -> Result<(), String> {
-    tools::ensure_build_tools()?;
+    let tools = package::ensure_tools()?;
+    let wasm_pack = tools::ensure_wasm_pack(&Out::Terminal)?;
     tools::ensure_browser()?;
     process::step("checking formatting (cargo fmt --check)");
     process::run_cargo(&["fmt", "--all", "--check"])?;
@@ -102,11 +163,11 @@ fn test() -> Result<(), String> {
         "-D",
         "warnings",
     ])?;
-    package::package()?;
+    package::package(&tools)?;
     process::step("host tests and end-to-end tests (cargo test --workspace)");
     process::run_cargo(&["test", "--workspace"])?;
     process::step("browser tests of the wasm core (wasm-pack test --headless --chrome)");
-    wasm_tests::run()?;
+    wasm_tests::run(&wasm_pack, &tools.wasm_bindgen)?;
     process::step("all test suites passed");
     Ok(())
 }

@@ -1,20 +1,24 @@
-//! Packaging: the wasm core built for release, assembled with the JS module and the
-//! manifest into `dist/gold-box/`, and zipped into `dist/gold-box.zip` the way Foundry
-//! installs modules (one top-level `gold-box/` folder).
+//! Packaging: the wasm core built for release (`cargo build --target
+//! wasm32-unknown-unknown`, then `wasm-bindgen --target web`, then `wasm-opt -Oz`),
+//! assembled with the JS module and the manifest into `dist/gold-box/`, and zipped into
+//! `dist/gold-box.zip` the way Foundry installs modules (one top-level `gold-box/` folder).
 
-use crate::process::{output, run, step};
+use crate::process::{Out, cargo, run_cmd, step};
+use crate::tools::{self, WASM_TARGET};
 use serde_json::Value;
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// The directories of module-js copied into the package.
 const JS_DIRS: [&str; 3] = ["scripts", "styles", "lang"];
-/// The wasm-pack output name (`gold_box_wasm.js`, `gold_box_wasm_bg.wasm`).
+/// The wasm-bindgen output name (`gold_box_wasm.js`, `gold_box_wasm_bg.wasm`).
 const WASM_NAME: &str = "gold_box_wasm";
 /// The cargo profile the wasm core is built with (see the workspace Cargo.toml).
 const WASM_PROFILE: &str = "wasm-release";
-/// wasm-opt's features: those rustc enables by default for wasm32-unknown-unknown.
+/// wasm-opt's features: those rustc enables by default for wasm32-unknown-unknown (the
+/// .wasm carries no `target_features` section after wasm-bindgen, so they are named).
 const WASM_OPT_FEATURES: [&str; 6] = [
     "--enable-bulk-memory",
     "--enable-nontrapping-float-to-int",
@@ -31,8 +35,63 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// The tools packaging runs: `wasm-bindgen` at the crate's version, and `wasm-opt` when
+/// it could be installed.
+#[derive(Debug, Clone)]
+pub struct WasmTools {
+    pub wasm_bindgen: PathBuf,
+    pub wasm_opt: Option<PathBuf>,
+}
+
+/// Installs what packaging needs, one after another, on the terminal.
+pub fn ensure_tools() -> Result<WasmTools, String> {
+    let out = Out::Terminal;
+    tools::ensure_wasm_target(&out)?;
+    let wasm_bindgen = tools::ensure_wasm_bindgen(&out)?;
+    let wasm_opt = tools::ensure_wasm_opt(&out);
+    Ok(WasmTools {
+        wasm_bindgen,
+        wasm_opt,
+    })
+}
+
 /// Builds and assembles the module; returns the `dist` directory.
-pub fn package() -> Result<PathBuf, String> {
+pub fn package(tools: &WasmTools) -> Result<PathBuf, String> {
+    build_wasm(&Out::Terminal)?;
+    assemble(tools)
+}
+
+/// `cargo build` of the wasm core for release.
+pub fn build_wasm(out: &Out) -> Result<(), String> {
+    out.step(&format!(
+        "building the wasm core (cargo build --target {WASM_TARGET} --profile {WASM_PROFILE})"
+    ));
+    run_cmd(
+        Command::new(cargo()).args([
+            "build",
+            "--package",
+            "gold-box-wasm",
+            "--lib",
+            "--target",
+            WASM_TARGET,
+            "--profile",
+            WASM_PROFILE,
+        ]),
+        out,
+    )
+}
+
+/// The .wasm that [`build_wasm`] wrote.
+fn built_wasm() -> PathBuf {
+    workspace_root()
+        .join("target")
+        .join(WASM_TARGET)
+        .join(WASM_PROFILE)
+        .join(format!("{WASM_NAME}.wasm"))
+}
+
+/// wasm-bindgen, wasm-opt, and the module's folder and zip from the built core.
+pub fn assemble(tools: &WasmTools) -> Result<PathBuf, String> {
     let root = workspace_root();
     let manifest_text = fs::read_to_string(root.join("module.json"))
         .map_err(|e| format!("cannot read module.json: {e}"))?;
@@ -47,30 +106,31 @@ pub fn package() -> Result<PathBuf, String> {
         .ok_or("module.json has no `version`")?
         .to_owned();
 
-    step(&format!(
-        "building the wasm core for release (wasm-pack build, profile {WASM_PROFILE})"
-    ));
+    step("generating the JS bindings (wasm-bindgen --target web)");
     let pkg = root.join("target/wasm-pkg");
-    run(
-        "wasm-pack",
-        &[
-            "build",
-            "module-wasm",
-            "--target",
-            "web",
-            "--profile",
-            WASM_PROFILE,
-            "--out-dir",
-            &pkg.display().to_string(),
-            "--out-name",
-            WASM_NAME,
-            "--no-pack",
-            // wasm-pack would download its own binaryen; wasm-opt from Debian runs below.
-            "--no-opt",
-        ],
+    if pkg.exists() {
+        fs::remove_dir_all(&pkg).map_err(|e| format!("cannot clear {}: {e}", pkg.display()))?;
+    }
+    run_cmd(
+        Command::new(&tools.wasm_bindgen)
+            .args([
+                "--target",
+                "web",
+                "--no-typescript",
+                "--out-name",
+                WASM_NAME,
+                "--remove-name-section",
+                "--remove-producers-section",
+            ])
+            .arg("--out-dir")
+            .arg(&pkg)
+            .arg(built_wasm()),
+        &Out::Terminal,
     )?;
     let wasm = pkg.join(format!("{WASM_NAME}_bg.wasm"));
-    optimize(&wasm);
+    if let Some(wasm_opt) = &tools.wasm_opt {
+        optimize(wasm_opt, &wasm)?;
+    }
 
     let dist = root.join("dist");
     let module_dir = dist.join(&id);
@@ -104,36 +164,25 @@ pub fn package() -> Result<PathBuf, String> {
     Ok(dist)
 }
 
-/// wasm-opt releases older than this export the function table as wasm-bindgen's
-/// externref table, which breaks `init()` in the browser (seen with Debian 12's
-/// binaryen 108); such a wasm-opt is not used.
-const MIN_WASM_OPT_VERSION: u32 = 117;
-
-/// Shrinks the .wasm with wasm-opt when a recent enough one is installed.
-fn optimize(wasm: &Path) {
-    let version = output("wasm-opt", &["--version"]).and_then(|text| {
-        text.split_whitespace()
-            .nth(2)
-            .and_then(|v| v.parse::<u32>().ok())
-    });
-    match version {
-        None => return,
-        Some(version) if version < MIN_WASM_OPT_VERSION => {
-            println!(
-                "xtask: note: wasm-opt {version} is older than {MIN_WASM_OPT_VERSION} and mis-links \
-                 wasm-bindgen's externref table; packaging the .wasm without it"
-            );
-            return;
-        }
-        Some(_) => {}
-    }
+/// Shrinks the .wasm in place with `wasm-opt -Oz`. Functions with one caller are inlined
+/// only when small: inlining them all makes the .wasm 2 % smaller raw but 11 % larger
+/// gzipped (measured; see docs/BENCHMARKS.md).
+fn optimize(wasm_opt: &Path, wasm: &Path) -> Result<(), String> {
     step("shrinking the .wasm (wasm-opt -Oz)");
-    let path = wasm.display().to_string();
-    let mut args = vec![path.as_str(), "-Oz", "--strip-debug", "-o", path.as_str()];
-    args.extend(WASM_OPT_FEATURES);
-    if let Err(error) = run("wasm-opt", &args) {
-        println!("xtask: warning: {error}; the .wasm is packaged as wasm-pack built it");
-    }
+    let before = fs::metadata(wasm).map(|m| m.len()).unwrap_or(0);
+    run_cmd(
+        Command::new(wasm_opt)
+            .arg(wasm)
+            .args(["-Oz", "--one-caller-inline-max-function-size=20"])
+            .args(["--strip-debug", "--strip-producers"])
+            .args(WASM_OPT_FEATURES)
+            .arg("-o")
+            .arg(wasm),
+        &Out::Terminal,
+    )?;
+    let after = fs::metadata(wasm).map(|m| m.len()).unwrap_or(0);
+    println!("xtask: wasm-opt: {before} -> {after} bytes");
+    Ok(())
 }
 
 /// Every file the manifest names must be in the package.

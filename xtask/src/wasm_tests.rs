@@ -8,6 +8,7 @@ use crate::process::{run_cargo, step};
 use crate::tools::CHROMEDRIVER;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 const TOKEN: &str = "wasm-test-token";
@@ -75,8 +76,11 @@ fn start_server(page_origin: &str) -> Result<TestServer, String> {
     })
 }
 
-/// `wasm-pack test --headless --chrome` on the wasm core, against a real server.
-pub fn run() -> Result<(), String> {
+/// `wasm-pack test --headless --chrome` on the wasm core, against a real server. The
+/// directory of `wasm_bindgen` goes first on PATH: wasm-pack takes a `wasm-bindgen` of the
+/// crate's version found there, and its `wasm-bindgen-test-runner` beside it, instead of
+/// installing its own.
+pub fn run(wasm_pack: &Path, wasm_bindgen: &Path) -> Result<(), String> {
     run_cargo(&["build", "--package", "gold-box-server"])?;
     let runner_port = free_port()?;
     let page_origin = format!("http://127.0.0.1:{runner_port}");
@@ -85,7 +89,17 @@ pub fn run() -> Result<(), String> {
         "the core's browser tests talk to the server at {}",
         server.url
     ));
-    let status = Command::new("wasm-pack")
+    let mut path = vec![
+        wasm_bindgen
+            .parent()
+            .unwrap_or(Path::new("."))
+            .to_path_buf(),
+    ];
+    path.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    let path = std::env::join_paths(path).map_err(|e| format!("cannot build PATH: {e}"))?;
+    let status = Command::new(wasm_pack)
         .args([
             "test",
             "--headless",
@@ -95,6 +109,7 @@ pub fn run() -> Result<(), String> {
             "module-wasm",
         ])
         .current_dir(workspace_root())
+        .env("PATH", path)
         .env(
             "WASM_BINDGEN_TEST_ADDRESS",
             format!("127.0.0.1:{runner_port}"),
