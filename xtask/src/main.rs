@@ -124,9 +124,32 @@ fn run(server_args: &[String]) -> Result<(), String> {
     process::step(
         "starting the server; it prints the manifest URL and the token (Ctrl-C stops it)",
     );
+    show_kept_token(server_args);
     let mut args = vec!["--module-dir".to_owned(), dist.display().to_string()];
     args.extend(server_args.iter().cloned());
     process::run_in_foreground(&binary, &args)
+}
+
+/// The server prints a token only on the start that generates it (a kept one never lands
+/// in a service's log); on the developer's own machine, `run` shows the kept one, so the
+/// GM has it at hand every time.
+fn show_kept_token(server_args: &[String]) {
+    let overridden = server_args
+        .iter()
+        .any(|arg| arg.starts_with("--token") || arg.starts_with("--data-dir"));
+    if overridden || std::env::var_os("GOLD_BOX_TOKEN").is_some() {
+        return;
+    }
+    let data_dir = std::env::var_os("GOLD_BOX_DATA_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| package::workspace_root().join("gold-box-data"));
+    if let Ok(token) = std::fs::read_to_string(data_dir.join("token")) {
+        println!(
+            "Token (kept in {}): {}",
+            data_dir.join("token").display(),
+            token.trim()
+        );
+    }
 }
 
 /// Installs everything the commands need.
