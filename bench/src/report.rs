@@ -849,12 +849,32 @@ impl MemoryComparison {
             .collect();
         let _ = writeln!(
             out,
-            "\nPlateau within 2 MB of the first flood: {}.\n",
+            "\nPlateau within 2 MB of the first flood: {}.",
             if met.is_empty() {
                 "no build".to_owned()
             } else {
                 met.join(", ")
             }
+        );
+        let lowest = builds
+            .iter()
+            .min_by_key(|m| m.last().after_sweep.total)
+            .unwrap_or(default);
+        let _ = writeln!(
+            out,
+            "The default build's allocator is chosen by this comparison (the reason is kept \
+             beside the `mimalloc` feature in server/Cargo.toml): {} {} the plateau, at most \
+             {:+.1} MB above its first flood, and reads {} after the last flood, {:.2}× of {} \
+             ({}); the lowest reading after the last flood is {}'s ({}).\n",
+            default.allocator,
+            if default.plateau() { "meets" } else { "misses" },
+            default.growth() as f64 / MB,
+            mb(default.last().after_sweep.total),
+            default.last().after_sweep.total as f64 / reference.last().after_sweep.total as f64,
+            reference.allocator,
+            mb(reference.last().after_sweep.total),
+            lowest.allocator,
+            mb(lowest.last().after_sweep.total),
         );
         out
     }
