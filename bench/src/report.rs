@@ -767,8 +767,13 @@ impl MemoryComparison {
              (as in (e)), each followed by the sweep. `VmRSS` after each sweep, with its \
              `RssAnon`; in brackets the ratio to the same build's first flood. The goal is a \
              plateau: every reading within 2 MB of the first flood's. The first column is the \
-             default build (`{default_name}`), the one measured everywhere else in this file. \
-             Load average (1, 5, 15 min) at the start: {start}; at the end: {end}.\n",
+             default build (`{default_name}`){elsewhere}. Load average (1, 5, 15 min) at the \
+             start: {start}; at the end: {end}.\n",
+            elsewhere = if self.whole_run {
+                ", the one measured everywhere else in this file"
+            } else {
+                "; the other sections of this file measured the build named there"
+            },
             floods = flood.floods,
             requests = flood.requests,
             default_name = default.allocator,

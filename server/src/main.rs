@@ -8,9 +8,11 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc (the default feature): after a burst of requests it gives the freed memory
-/// back, where glibc's malloc keeps tens of MB of a heap fragmented across its per-thread
-/// arenas; the figures are in docs/BENCHMARKS.md ("Memory after repeated floods").
+/// mimalloc (the default feature): over repeated bursts of requests the server's memory
+/// stays on a plateau, where glibc's malloc keeps more after each burst, in a heap
+/// fragmented across its per-thread arenas, and jemalloc less steadily; the reason is
+/// beside the feature in Cargo.toml, the figures in docs/BENCHMARKS.md ("Memory after
+/// repeated floods").
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
