@@ -12,8 +12,9 @@
 //! when its owner is dropped. `cargo xtask bench` builds everything and passes the paths:
 //!
 //! ```text
-//! gold-box-bench --server target/release/gold-box-server --module-dir dist \
-//!     --wasm-raw BYTES --wasm-gzipped BYTES [--report docs/BENCHMARKS.md] [--quick]
+//! gold-box-bench --server target/bench/gold-box-server --module-dir dist \
+//!     --wasm-raw BYTES --wasm-gzipped BYTES [--report docs/BENCHMARKS.md] [--quick] \
+//!     [--allocator NAME] [--compare NAME=PATH]... [--only memory]
 //! ```
 
 mod browser;
@@ -39,22 +40,30 @@ use std::time::{Duration, Instant};
 /// What every fallible step returns.
 pub type BenchResult<T = ()> = Result<T, Box<dyn Error + Send + Sync>>;
 
-/// The whole run stops with an error after this long.
-const RUN_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// The whole run stops with an error after this long (the memory group alone, with three
+/// builds of five floods each, takes about ten minutes).
+const RUN_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// Concurrent clients for the "many clients" figures.
 const CLIENTS: usize = 32;
 
 const USAGE: &str = "\
 usage: gold-box-bench --server PATH --module-dir DIR --wasm-raw BYTES --wasm-gzipped BYTES
-                      [--report PATH] [--command TEXT] [--quick]
+                      [--report PATH] [--command TEXT] [--quick] [--allocator NAME]
+                      [--compare NAME=PATH]... [--only memory]
        gold-box-bench echo-server
 
   --server        the gold-box-server binary, built with --features load-testing
   --module-dir    the dist/ directory holding the packaged gold-box/
-  --wasm-raw      the release .wasm's size in bytes, and --wasm-gzipped gzipped
+  --wasm-raw      the release .wasm's size in bytes, and --wasm-gzipped gzipped (not
+                  needed with --only memory)
   --report        where to write the Markdown report (a --quick run never writes one)
   --command       the command named in the report (default: cargo xtask bench)
   --quick         reduced counts, for trying the benchmark out
+  --allocator     the global allocator --server was built with (default: mimalloc)
+  --compare       another build of the server, with the allocator NAME, measured in the
+                  memory group only, beside --server (repeatable)
+  --only memory   only the memory group; with --report, its section of the report is
+                  replaced and the rest of the file is kept
 ";
 
 /// The command line.
@@ -67,6 +76,9 @@ struct Options {
     report: Option<PathBuf>,
     command: String,
     quick: bool,
+    /// `--server` first, then every `--compare`.
+    builds: Vec<memory::Build>,
+    only_memory: bool,
 }
 
 impl Options {
@@ -78,6 +90,9 @@ impl Options {
         let mut report = None;
         let mut command = "cargo xtask bench".to_owned();
         let mut quick = false;
+        let mut allocator = "mimalloc".to_owned();
+        let mut compare = Vec::new();
+        let mut only_memory = false;
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             let mut value = || {
@@ -97,17 +112,45 @@ impl Options {
                 "--report" => report = Some(PathBuf::from(value()?)),
                 "--command" => command = value()?,
                 "--quick" => quick = true,
+                "--allocator" => allocator = value()?,
+                "--compare" => {
+                    let spec = value()?;
+                    let (name, path) = spec
+                        .split_once('=')
+                        .ok_or_else(|| format!("--compare takes NAME=PATH, not {spec:?}"))?;
+                    compare.push(memory::Build {
+                        allocator: name.to_owned(),
+                        binary: PathBuf::from(path),
+                    });
+                }
+                "--only" => match value()?.as_str() {
+                    "memory" => only_memory = true,
+                    group => return Err(format!("--only takes `memory`, not {group:?}")),
+                },
                 other => return Err(format!("unknown option {other}")),
             }
         }
+        let server: PathBuf = server.ok_or("--server is required")?;
+        let mut builds = vec![memory::Build {
+            allocator,
+            binary: server.clone(),
+        }];
+        builds.extend(compare);
         Ok(Options {
-            server: server.ok_or("--server is required")?,
+            server,
             module_dir: module_dir.ok_or("--module-dir is required")?,
-            wasm_raw: wasm_raw.ok_or("--wasm-raw is required")?,
-            wasm_gzipped: wasm_gzipped.ok_or("--wasm-gzipped is required")?,
+            // The memory group alone reports no sizes.
+            wasm_raw: wasm_raw
+                .or(only_memory.then_some(0))
+                .ok_or("--wasm-raw is required")?,
+            wasm_gzipped: wasm_gzipped
+                .or(only_memory.then_some(0))
+                .ok_or("--wasm-gzipped is required")?,
             report,
             command,
             quick,
+            builds,
+            only_memory,
         })
     }
 }
@@ -146,6 +189,11 @@ impl Plan {
                 clients: CLIENTS,
                 requests: 100_000 / scale,
                 timeout_every: 10,
+                floods: if quick {
+                    memory::QUICK_FLOODS
+                } else {
+                    memory::FLOODS
+                },
             },
         }
     }
@@ -188,7 +236,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn step(text: &str) {
+pub(crate) fn step(text: &str) {
     println!("bench: {text}");
 }
 
@@ -199,6 +247,37 @@ async fn run(options: &Options) -> BenchResult {
     let machine = machine::Machine::describe();
     let date = machine::utc_now();
     let load_start = machine::load_average();
+
+    if options.only_memory {
+        step("(e) server memory around repeated floods of roll requests, each build in turn");
+        let allocators = memory::measure_builds(&options.builds, dist, plan.flood).await?;
+        let comparison = report::MemoryComparison {
+            date,
+            command: options.command.clone(),
+            load_start,
+            load_end: machine::load_average(),
+            quick: options.quick,
+            whole_run: false,
+            allocators,
+        };
+        let section = comparison.markdown();
+        println!("\n{section}");
+        match (&options.report, options.quick) {
+            (Some(path), false) => {
+                report::replace_section(path, &section)?;
+                step(&format!(
+                    "its section of {} replaced; the rest of the file is kept",
+                    path.display()
+                ));
+            }
+            (Some(path), true) => step(&format!(
+                "a --quick run does not write {}; run without --quick for the reference figures",
+                path.display()
+            )),
+            (None, _) => {}
+        }
+        return Ok(());
+    }
 
     step("floor: tokio-tungstenite echo server");
     let echo_server = echo::start().await?;
@@ -225,14 +304,15 @@ async fn run(options: &Options) -> BenchResult {
     step("(d, f) the module in headless Chromium");
     let browser = browser::measure(binary, dist, plan.browser).await?;
 
-    step("(e) server memory around a flood of roll requests (waits for the sweep)");
-    let memory = memory::measure(binary, dist, plan.flood).await?;
+    step("(e) server memory around repeated floods of roll requests, each build in turn");
+    let allocators = memory::measure_builds(&options.builds, dist, plan.flood).await?;
+    let load_end = machine::load_average();
 
     let results = report::Results {
         machine,
-        date,
-        load_start,
-        load_end: machine::load_average(),
+        date: date.clone(),
+        load_start: load_start.clone(),
+        load_end: load_end.clone(),
         command: options.command.clone(),
         quick: options.quick,
         duration: started.elapsed(),
@@ -246,7 +326,16 @@ async fn run(options: &Options) -> BenchResult {
         http_one,
         http_many,
         browser,
-        memory,
+        memory: allocators[0].clone(),
+        comparison: report::MemoryComparison {
+            date,
+            command: options.command.clone(),
+            load_start,
+            load_end,
+            quick: options.quick,
+            whole_run: true,
+            allocators,
+        },
         wasm_raw: options.wasm_raw,
         wasm_gzipped: options.wasm_gzipped,
     };

@@ -1,7 +1,9 @@
 //! (e) The server's memory: resident set size (`VmRSS`) idle, with 32 clients connected,
 //! and around a flood of 100,000 roll requests of which 10,000 time out, then after the
 //! server's sweep has had time to forget every tombstone; then the same flood and sweep
-//! once more, which tells memory that is reused from memory that leaks.
+//! again, [`FLOODS`] times in all on the same server, which tells memory that is reused
+//! from memory that leaks or that the allocator keeps. The goal is a plateau: the reading
+//! after every sweep within 2 MB of the first flood's.
 //!
 //! The run shortens the tombstone TTL ([`TOMBSTONE_TTL_MS`], production keeps them at
 //! least 10 minutes) so that the sweep (every 10 s) can empty the registry within the
@@ -9,10 +11,14 @@
 //! per client, through `POST /api/test/rolls`; every tenth asks for a roll the client
 //! leaves unanswered, with a short deadline ([`TIMEOUT_MS`]), and must answer 504.
 //!
+//! The same measurement runs on each build of the server that the run is given (the
+//! default one and, with `--compare NAME=PATH`, the same server with another global
+//! allocator), one after the other, so that one run compares the allocators.
+//!
 //! Each reading gives `RssAnon` beside `VmRSS`, to tell heap from the binary's pages.
 //! Whether memory that stays after the sweep is live or only kept by the allocator can be
-//! checked by hand: while the run waits for the sweep, ask glibc to give back every free
-//! page and read the RSS again:
+//! checked by hand on a build with the system's malloc: while the run waits for the
+//! sweep, ask glibc to give back every free page and read the RSS again:
 //!
 //! ```text
 //! pid=$(pgrep -f roll-tombstone-ttl-ms)
@@ -26,7 +32,8 @@
 //! After 100,000-request floods repeated five times on one server, `RssAnon` after each
 //! sweep read 13824, 27408, 28068, 33208, 26172 kB, and after `malloc_trim(0)` 8048, 19004,
 //! 19268, 24872, 13124 kB: it goes down as well as up, so it is not a steady leak, but
-//! glibc keeps tens of MB of a heap fragmented by the bursts.
+//! glibc keeps tens of MB of a heap fragmented by the bursts. That is why the server's
+//! default build uses another allocator (server/Cargo.toml, `[features]`).
 
 use crate::BenchResult;
 use crate::http::HttpConnection;
@@ -44,8 +51,11 @@ pub const TOMBSTONE_TTL_MS: u64 = 5_000;
 pub const TIMEOUT_MS: u64 = 25;
 /// The server's sweep interval (`HOUSEKEEPING_INTERVAL` in server/src/lib.rs).
 const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
-/// "Returns to its baseline" means within this much of it (2 MB).
+/// "Returns to its baseline" and "a plateau" mean within this much of it (2 MB).
 pub const RETURN_MARGIN_BYTES: u64 = 2_000_000;
+/// How many floods a full run sends to each server (a quick run: [`QUICK_FLOODS`]).
+pub const FLOODS: usize = 5;
+pub const QUICK_FLOODS: usize = 2;
 /// Time for the process to settle before a reading.
 const SETTLE: Duration = Duration::from_secs(1);
 
@@ -56,20 +66,30 @@ pub struct Flood {
     pub requests: u64,
     /// Every `timeout_every`-th request times out.
     pub timeout_every: u64,
+    /// How many times the flood is sent to the same server, each followed by the sweep.
+    pub floods: usize,
 }
 
-/// The readings, in bytes.
+/// A build of the server whose memory is measured: its global allocator and its path.
+#[derive(Debug, Clone)]
+pub struct Build {
+    pub allocator: String,
+    pub binary: std::path::PathBuf,
+}
+
+/// The readings of one build, in bytes.
 #[derive(Debug, Clone)]
 pub struct MemoryFigures {
+    /// The allocator of the build measured.
+    pub allocator: String,
     pub flood: Flood,
     pub idle: Reading,
     pub clients_connected: Reading,
-    /// The flood the goal is about.
-    pub first: Round,
-    /// The same flood again on the same server: memory that is reused, not leaked, comes
-    /// back to about the same reading.
-    pub second: Round,
-    /// Peak RSS over both floods (`VmHWM`).
+    /// Each flood and its sweep, in order, on the same server: the first is the one the
+    /// baseline goal is about; memory that is reused, not leaked, comes back to about the
+    /// same reading after the others.
+    pub rounds: Vec<Round>,
+    /// Peak RSS over every flood (`VmHWM`).
     pub peak: u64,
     pub clients_gone: Reading,
     /// Requests still pending in the server after the last sweep (must be 0).
@@ -91,19 +111,63 @@ pub struct Round {
 }
 
 impl MemoryFigures {
+    /// The first flood and its sweep.
+    pub fn first(&self) -> &Round {
+        &self.rounds[0]
+    }
+
     /// Whether the RSS after the first flood's sweep is within the margin of the
     /// connected baseline.
     pub fn returned(&self) -> bool {
-        self.first.after_sweep.total <= self.clients_connected.total + RETURN_MARGIN_BYTES
+        self.first().after_sweep.total <= self.clients_connected.total + RETURN_MARGIN_BYTES
+    }
+
+    /// The largest reading after a sweep above the first flood's, in bytes (0 when none
+    /// is above it).
+    pub fn growth(&self) -> u64 {
+        let first = self.first().after_sweep.total;
+        self.rounds
+            .iter()
+            .map(|round| round.after_sweep.total.saturating_sub(first))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Whether every reading after a sweep is within the margin of the first flood's.
+    pub fn plateau(&self) -> bool {
+        self.growth() <= RETURN_MARGIN_BYTES
+    }
+
+    /// The reading after the last flood's sweep.
+    pub fn last(&self) -> &Round {
+        &self.rounds[self.rounds.len() - 1]
     }
 }
 
-pub async fn measure(binary: &Path, module_dir: &Path, flood: Flood) -> BenchResult<MemoryFigures> {
+/// Measures each build in turn, the same way.
+pub async fn measure_builds(
+    builds: &[Build],
+    module_dir: &Path,
+    flood: Flood,
+) -> BenchResult<Vec<MemoryFigures>> {
+    let mut figures = Vec::with_capacity(builds.len());
+    for build in builds {
+        crate::step(&format!(
+            "    {}: {} floods of {} requests, each followed by the sweep",
+            build.allocator, flood.floods, flood.requests
+        ));
+        figures.push(measure(build, module_dir, flood).await?);
+    }
+    Ok(figures)
+}
+
+/// One build: a fresh server, its clients, the floods, the clients gone.
+pub async fn measure(build: &Build, module_dir: &Path, flood: Flood) -> BenchResult<MemoryFigures> {
     let args = [
         "--roll-tombstone-ttl-ms".to_owned(),
         TOMBSTONE_TTL_MS.to_string(),
     ];
-    let server = ServerProcess::gold_box(binary, module_dir, &args).await?;
+    let server = ServerProcess::gold_box(&build.binary, module_dir, &args).await?;
     tokio::time::sleep(SETTLE).await;
     let idle = server.reading()?;
 
@@ -115,8 +179,17 @@ pub async fn measure(binary: &Path, module_dir: &Path, flood: Flood) -> BenchRes
     tokio::time::sleep(SETTLE).await;
     let clients_connected = server.reading()?;
 
-    let first = flood_and_sweep(&server, &responders, flood, clients_connected).await?;
-    let second = flood_and_sweep(&server, &responders, flood, clients_connected).await?;
+    let mut rounds = Vec::with_capacity(flood.floods);
+    for number in 1..=flood.floods.max(1) {
+        let round = flood_and_sweep(&server, &responders, flood, clients_connected).await?;
+        crate::step(&format!(
+            "      flood {number}: VmRSS {} kB, RssAnon {} kB after the sweep ({:.0} s after the flood)",
+            round.after_sweep.total / 1024,
+            round.after_sweep.anon / 1024,
+            round.sweep_wait.as_secs_f64()
+        ));
+        rounds.push(round);
+    }
     let peak = server.peak_rss_bytes()?;
     let pending_after = server.metrics().await?.system.pending_ai_requests;
 
@@ -127,11 +200,11 @@ pub async fn measure(binary: &Path, module_dir: &Path, flood: Flood) -> BenchRes
     let clients_gone = server.reading()?;
 
     Ok(MemoryFigures {
+        allocator: build.allocator.clone(),
         flood,
         idle,
         clients_connected,
-        first,
-        second,
+        rounds,
         peak,
         clients_gone,
         pending_after,

@@ -8,6 +8,7 @@ use crate::busy::BusyFigures;
 use crate::machine::Machine;
 use crate::memory::{self, MemoryFigures, RETURN_MARGIN_BYTES as RETURN_MARGIN};
 use crate::rolls::RollFigures;
+use crate::server::Reading;
 use crate::stats::Summary;
 use std::fmt::Write;
 use std::time::Duration;
@@ -34,7 +35,10 @@ pub struct Results {
     pub http_one: RollFigures,
     pub http_many: RollFigures,
     pub browser: BrowserFigures,
+    /// The memory figures of `--server`, the build every other group measured.
     pub memory: MemoryFigures,
+    /// The memory figures of every build, `--server` first: the allocators compared.
+    pub comparison: MemoryComparison,
     pub wasm_raw: u64,
     pub wasm_gzipped: u64,
 }
@@ -117,6 +121,7 @@ impl Results {
         self.method_section(&mut out);
         self.latency_table(&mut out);
         self.memory_table(&mut out);
+        let _ = writeln!(out, "{}", self.comparison.markdown());
         self.goals_section(&mut out);
         out
     }
@@ -173,7 +178,7 @@ impl Results {
              `--roll-tombstone-ttl-ms {ttl}` (production: 10 minutes) so that the sweep, every 10 s, \
              forgets every tombstone within the run; \"after the sweep\" is read once the TTL and a \
              sweep have passed and the reading is back within 2 MB, or after two sweeps at most. \
-             The same flood then runs once more on the same server: memory that is reused comes \
+             The same flood then runs again on the same server, {floods} floods in all: memory that is reused comes \
              back to about the same reading, memory that leaks does not.\n\
              - **(f)**: module load → connected: from the request of the module's entry script \
              (Resource Timing) to the button turning ready (the core reported `connected`); the \
@@ -186,6 +191,7 @@ impl Results {
             flood_clients = memory.flood.clients,
             every = memory.flood.timeout_every,
             timeout = memory::TIMEOUT_MS,
+            floods = memory.flood.floods,
             ttl = memory::TOMBSTONE_TTL_MS,
             loads = self.browser.page_loads,
             missed = self.browser.missed_loads,
@@ -357,9 +363,10 @@ impl Results {
         let _ = writeln!(out, "## Memory and size\n");
         let _ = writeln!(
             out,
-            "`VmRSS` of the server process; \"anon\" is its `RssAnon`, what the allocator holds \
-             (the rest is the binary's and libraries' mapped pages). In brackets: the ratio to \
-             the idle RSS of the echo server process ({}).\n",
+            "`VmRSS` of the server process (the build with {}); \"anon\" is its `RssAnon`, what \
+             the allocator holds (the rest is the binary's and libraries' mapped pages). In \
+             brackets: the ratio to the idle RSS of the echo server process ({}).\n",
+            m.allocator,
             mb(self.echo_idle_rss)
         );
         let _ = writeln!(out, "| Measurement | value |");
@@ -372,7 +379,11 @@ impl Results {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let (first, second) = (&m.first, &m.second);
+        let (first, last) = (m.first(), m.last());
+        let later: Vec<String> = m.rounds[1..]
+            .iter()
+            .map(|round| mb(round.after_sweep.total))
+            .collect();
         let rows: [(String, u64, Option<u64>); 8] = [
             (
                 "(e) server RSS, idle".to_owned(),
@@ -416,18 +427,20 @@ impl Results {
             ),
             (
                 format!(
-                    "(e) the same flood again ({} answered, {} timed out; quarters: {}), after \
-                     its sweep ({:.0} s)",
-                    second.answered,
-                    second.timed_out,
-                    quarters(second),
-                    second.sweep_wait.as_secs_f64()
+                    "(e) the same flood {} more times (after each sweep: {}); the last ({} \
+                     answered, {} timed out; quarters: {}), after its sweep ({:.0} s)",
+                    m.rounds.len() - 1,
+                    later.join(", "),
+                    last.answered,
+                    last.timed_out,
+                    quarters(last),
+                    last.sweep_wait.as_secs_f64()
                 ),
-                second.after_sweep.total,
-                Some(second.after_sweep.anon),
+                last.after_sweep.total,
+                Some(last.after_sweep.anon),
             ),
             (
-                "(e) server peak RSS over both floods (VmHWM)".to_owned(),
+                "(e) server peak RSS over every flood (VmHWM)".to_owned(),
                 m.peak,
                 None,
             ),
@@ -588,11 +601,26 @@ impl Results {
             met: returned,
             figure: format!(
                 "{} vs {} ({:+.1} MB)",
-                mb(m.first.after_sweep.total),
+                mb(m.first().after_sweep.total),
                 mb(m.clients_connected.total),
-                (m.first.after_sweep.total as f64 - m.clients_connected.total as f64) / MB
+                (m.first().after_sweep.total as f64 - m.clients_connected.total as f64) / MB
             ),
             cause: (!returned).then(|| self.memory_cause()),
+        });
+        let plateau = m.plateau();
+        goals.push(Goal {
+            name: format!(
+                "(e) RSS after each of {} floods within 2 MB of the first flood's ({})",
+                m.rounds.len(),
+                m.allocator
+            ),
+            met: plateau,
+            figure: format!(
+                "{} after the first; at most {:+.1} MB above it",
+                mb(m.first().after_sweep.total),
+                m.growth() as f64 / MB
+            ),
+            cause: (!plateau).then(|| self.memory_cause()),
         });
         goals
     }
@@ -600,7 +628,13 @@ impl Results {
     /// Why the RSS did not return, from the evidence of this run.
     fn memory_cause(&self) -> String {
         let m = &self.memory;
-        let (first, second) = (&m.first.after_sweep, &m.second.after_sweep);
+        let first = &m.first().after_sweep;
+        let highest = m
+            .rounds
+            .iter()
+            .map(|round| round.after_sweep)
+            .max_by_key(|reading| reading.total)
+            .unwrap_or(*first);
         let pending = if m.pending_after == 0 {
             "no request was left pending and the tombstones had aged out, so no registry \
              entry was live"
@@ -608,18 +642,19 @@ impl Results {
         } else {
             format!("{} requests were left pending (a leak)", m.pending_after)
         };
-        let reuse = if second.total <= first.total + RETURN_MARGIN {
+        let reuse = if highest.total <= first.total + RETURN_MARGIN {
             format!(
-                "the same flood again left the RSS at {} (first: {}): the memory is reused, \
-                 not leaked per request",
-                mb(second.total),
+                "the same flood again left the RSS at {} at most (first: {}): the memory is \
+                 reused, not leaked per request",
+                mb(highest.total),
                 mb(first.total)
             )
         } else {
             format!(
                 "the same flood again raised the RSS to {} (first: {}): a leak outside the \
-                 registry or the allocator's fragmentation, which this run cannot tell apart",
-                mb(second.total),
+                 registry or the allocator's fragmentation, which one build cannot tell apart \
+                 (the comparison of allocators can)",
+                mb(highest.total),
                 mb(first.total)
             )
         };
@@ -629,12 +664,13 @@ impl Results {
         format!(
             "{pending}; {reuse}; the RSS stayed at {} after every client disconnected. Of the \
              first difference to the baseline, {:+.1} MB is anonymous memory (heap) and {:+.1} \
-             MB the binary's pages run for the first time. Heap the server freed but glibc's \
-             malloc keeps (it returns only the top of a heap to the system) is the likely \
-             cause; `bench/src/memory.rs` says how to check it by hand and what a check found",
+             MB the binary's pages run for the first time. Heap the server freed but the \
+             allocator ({}) keeps is the likely cause; see the comparison of allocators, and \
+             `bench/src/memory.rs` for how to check it by hand",
             mb(m.clients_gone.total),
             anon / MB,
-            file / MB
+            file / MB,
+            m.allocator
         )
     }
 
@@ -679,6 +715,197 @@ impl Results {
             }
         }
     }
+}
+
+/// The heading of the comparison of allocators, also what `--only memory` finds in the
+/// report to replace.
+pub const COMPARISON_HEADING: &str = "## Memory after repeated floods";
+/// The build the other columns of the comparison are divided by, when it was measured.
+const REFERENCE_ALLOCATOR: &str = "glibc";
+
+/// The memory group run on several builds of the server, one per global allocator.
+#[derive(Debug, Clone)]
+pub struct MemoryComparison {
+    pub date: String,
+    pub command: String,
+    pub load_start: String,
+    pub load_end: String,
+    pub quick: bool,
+    /// Part of a run of every group (the rest of the report is from the same run).
+    pub whole_run: bool,
+    /// `--server` first, then every `--compare`.
+    pub allocators: Vec<MemoryFigures>,
+}
+
+impl MemoryComparison {
+    /// The section: one column per build, one row per flood.
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let builds = &self.allocators;
+        let Some(default) = builds.first() else {
+            return out;
+        };
+        let flood = default.flood;
+        let _ = writeln!(
+            out,
+            "{COMPARISON_HEADING}
+"
+        );
+        let origin = if self.whole_run {
+            "this run".to_owned()
+        } else {
+            format!(
+                "`{}` on {} (the memory group alone; the sections above and below are from \
+                 the run named at the top of this file)",
+                self.command, self.date
+            )
+        };
+        let _ = writeln!(
+            out,
+            "The same server built with each global allocator, measured one after the other \
+             in {origin}: on one server per build, {floods} floods of {requests} roll requests \
+             (as in (e)), each followed by the sweep. `VmRSS` after each sweep, with its \
+             `RssAnon`; in brackets the ratio to the same build's first flood. The goal is a \
+             plateau: every reading within 2 MB of the first flood's. The first column is the \
+             default build (`{default_name}`){elsewhere}. Load average (1, 5, 15 min) at the \
+             start: {start}; at the end: {end}.\n",
+            elsewhere = if self.whole_run {
+                ", the one measured everywhere else in this file"
+            } else {
+                "; the other sections of this file measured the build named there"
+            },
+            floods = flood.floods,
+            requests = flood.requests,
+            default_name = default.allocator,
+            start = self.load_start,
+            end = self.load_end,
+        );
+        if self.quick {
+            let _ = writeln!(
+                out,
+                "**Quick run: reduced counts, not the reference figures.**\n"
+            );
+        }
+        let reading = |r: &Reading| format!("{}, anon {}", mb(r.total), mb(r.anon));
+        let header: Vec<&str> = builds.iter().map(|b| b.allocator.as_str()).collect();
+        let _ = writeln!(out, "| Reading | {} |", header.join(" | "));
+        let _ = writeln!(out, "|---|{}", "---:|".repeat(builds.len()));
+        let mut row = |name: &str, cell: &dyn Fn(&MemoryFigures) -> String| {
+            let cells: Vec<String> = builds.iter().map(cell).collect();
+            let _ = writeln!(out, "| {name} | {} |", cells.join(" | "));
+        };
+        row("idle", &|m| reading(&m.idle));
+        row(
+            &format!("{} clients connected (baseline)", flood.clients),
+            &|m| reading(&m.clients_connected),
+        );
+        let rounds = builds.iter().map(|m| m.rounds.len()).max().unwrap_or(0);
+        for index in 0..rounds {
+            row(
+                &format!("flood {}, after the sweep", index + 1),
+                &|m| match m.rounds.get(index) {
+                    Some(round) => format!(
+                        "{} ({:.2}×)",
+                        reading(&round.after_sweep),
+                        round.after_sweep.total as f64 / m.first().after_sweep.total as f64
+                    ),
+                    None => "–".to_owned(),
+                },
+            );
+        }
+        row("peak over every flood (`VmHWM`)", &|m| mb(m.peak));
+        row("clients disconnected", &|m| reading(&m.clients_gone));
+        row("largest rise above flood 1", &|m| {
+            format!("{:+.1} MB", m.growth() as f64 / MB)
+        });
+        row("plateau within 2 MB of flood 1", &|m| {
+            if m.plateau() { "yes" } else { "**no**" }.to_owned()
+        });
+        let reference = builds
+            .iter()
+            .find(|m| m.allocator == REFERENCE_ALLOCATOR)
+            .unwrap_or(default);
+        row(
+            &format!(
+                "flood {rounds}, ratio to {} (`VmRSS`, `RssAnon`)",
+                reference.allocator
+            ),
+            &|m| {
+                let (this, other) = (m.last().after_sweep, reference.last().after_sweep);
+                format!(
+                    "{:.2}×, {:.2}×",
+                    this.total as f64 / other.total as f64,
+                    this.anon as f64 / other.anon as f64
+                )
+            },
+        );
+        row("flood time (each flood, s)", &|m| {
+            let times: Vec<String> = m
+                .rounds
+                .iter()
+                .map(|round| format!("{:.1}", round.flood_time.as_secs_f64()))
+                .collect();
+            times.join(", ")
+        });
+        let met: Vec<&str> = builds
+            .iter()
+            .filter(|m| m.plateau())
+            .map(|m| m.allocator.as_str())
+            .collect();
+        let _ = writeln!(
+            out,
+            "\nPlateau within 2 MB of the first flood: {}.",
+            if met.is_empty() {
+                "no build".to_owned()
+            } else {
+                met.join(", ")
+            }
+        );
+        let lowest = builds
+            .iter()
+            .min_by_key(|m| m.last().after_sweep.total)
+            .unwrap_or(default);
+        let _ = writeln!(
+            out,
+            "The default build's allocator is chosen by this comparison (the reason is kept \
+             beside the `mimalloc` feature in server/Cargo.toml): {} {} the plateau, at most \
+             {:+.1} MB above its first flood, and reads {} after the last flood, {:.2}× of {} \
+             ({}); the lowest reading after the last flood is {}'s ({}).\n",
+            default.allocator,
+            if default.plateau() { "meets" } else { "misses" },
+            default.growth() as f64 / MB,
+            mb(default.last().after_sweep.total),
+            default.last().after_sweep.total as f64 / reference.last().after_sweep.total as f64,
+            reference.allocator,
+            mb(reference.last().after_sweep.total),
+            lowest.allocator,
+            mb(lowest.last().after_sweep.total),
+        );
+        out
+    }
+}
+
+/// Replaces the comparison's section in the report at `path` (or adds it before the
+/// goals, or at the end), keeping the rest of the file.
+pub fn replace_section(path: &std::path::Path, section: &str) -> crate::BenchResult {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let section = format!("{}\n\n", section.trim_end());
+    let updated = match text.find(COMPARISON_HEADING) {
+        Some(start) => {
+            let rest = &text[start + COMPARISON_HEADING.len()..];
+            let end = rest
+                .find("\n## ")
+                .map_or(text.len(), |at| start + COMPARISON_HEADING.len() + at + 1);
+            format!("{}{section}{}", &text[..start], &text[end..])
+        }
+        None => match text.find("## Goals") {
+            Some(at) => format!("{}{section}{}", &text[..at], &text[at..]),
+            None => format!("{}\n\n{section}", text.trim_end()),
+        },
+    };
+    std::fs::write(path, updated.trim_end().to_owned() + "\n")
+        .map_err(|e| format!("cannot write {}: {e}", path.display()).into())
 }
 
 /// The likely cause of a latency goal missed under concurrency or by jitter.

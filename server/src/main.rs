@@ -8,6 +8,29 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc (the default feature): over repeated bursts of requests the server's memory
+/// stays on a plateau, where glibc's malloc keeps more after each burst, in a heap
+/// fragmented across its per-thread arenas, and jemalloc less steadily; the reason is
+/// beside the feature in Cargo.toml, the figures in docs/BENCHMARKS.md ("Memory after
+/// repeated floods").
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// jemalloc, for the benchmark's comparison (`--no-default-features --features jemalloc`).
+#[cfg(all(feature = "jemalloc", not(feature = "mimalloc")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// The allocator this binary was built with (logged at `debug`).
+const ALLOCATOR_NAME: &str = if cfg!(feature = "mimalloc") {
+    "mimalloc"
+} else if cfg!(feature = "jemalloc") {
+    "jemalloc"
+} else {
+    "system malloc"
+};
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
@@ -25,6 +48,7 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    tracing::debug!("allocator: {ALLOCATOR_NAME}");
 
     // The handlers are installed before anything is printed: a stop that comes as soon as
     // the banner is out must still be a clean one, not the signal's default (exit at once).

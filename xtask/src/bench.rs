@@ -1,6 +1,11 @@
-//! `cargo xtask bench`: release builds of the server (with the `load-testing` feature) and
-//! of the benchmark binary, the packaged module, then one run of `gold-box-bench`, which
-//! prints the figures and writes `docs/BENCHMARKS.md`. The measuring code is in `bench/`.
+//! `cargo xtask bench`: release builds of the server with the `load-testing` feature (one
+//! per global allocator compared) and of the benchmark binary, the packaged module, then
+//! one run of `gold-box-bench`, which prints the figures and writes `docs/BENCHMARKS.md`.
+//! The measuring code is in `bench/`.
+//!
+//! These builds go to their own target directory, [`BUILD_DIR`], so the binary of
+//! `cargo xtask run` or a plain `cargo build --release` (target/release/) is never one
+//! with the load-testing endpoint.
 
 use crate::package::{self, workspace_root};
 use crate::process::{run, run_cargo, step};
@@ -8,10 +13,34 @@ use crate::tools;
 use std::fs;
 use std::path::PathBuf;
 
-/// Where the server binary under test is kept for the run: a copy, so that another
-/// `cargo build --release -p gold-box-server` (without the feature) cannot replace it
-/// mid-run.
-const SERVER_COPY: &str = "target/bench/gold-box-server";
+/// The benchmark's own target directory.
+const BUILD_DIR: &str = "target/bench-build";
+
+/// The builds of the server under test: the allocator's name, the cargo features, and
+/// where the binary is kept for the run (a copy: each build replaces the one binary of
+/// [`BUILD_DIR`]). The first is the default build (mimalloc, see server/Cargo.toml),
+/// measured by every group; the others by the memory group only, beside it.
+const SERVERS: [(&str, &[&str], &str); 3] = [
+    (
+        "mimalloc",
+        &["--features", "load-testing"],
+        "target/bench/gold-box-server",
+    ),
+    (
+        "glibc",
+        &["--no-default-features", "--features", "load-testing"],
+        "target/bench/gold-box-server-glibc",
+    ),
+    (
+        "jemalloc",
+        &[
+            "--no-default-features",
+            "--features",
+            "load-testing,jemalloc",
+        ],
+        "target/bench/gold-box-server-jemalloc",
+    ),
+];
 
 /// The heading of the section at the end of `docs/BENCHMARKS.md` that is measured by hand
 /// (a first run on an empty machine, the .wasm's size by build step): `gold-box-bench`
@@ -19,7 +48,8 @@ const SERVER_COPY: &str = "target/bench/gold-box-server";
 const KEPT_SECTION: &str = "## Build: the first run and the .wasm's size by step";
 
 /// Builds everything and runs the benchmarks; `extra` goes to the benchmark binary
-/// (`--quick` for a short trial that does not write the report).
+/// (`--quick` for a short trial that does not write the report, `--only memory` for the
+/// memory group alone).
 pub fn bench(extra: &[String]) -> Result<(), String> {
     let wasm_tools = package::ensure_tools()?;
     tools::ensure_browser()?;
@@ -28,25 +58,40 @@ pub fn bench(extra: &[String]) -> Result<(), String> {
     let (raw, gzipped) = package::wasm_sizes(&wasm)?;
 
     let root = workspace_root();
-    step("building the server for release with the load-testing endpoint");
+    let mut servers = Vec::new();
+    for (allocator, features, copy) in SERVERS {
+        step(&format!(
+            "building the server for release with the load-testing endpoint ({allocator})"
+        ));
+        let mut args = vec!["build", "--release", "-p", "gold-box-server"];
+        args.extend(features);
+        args.extend(["--target-dir", BUILD_DIR]);
+        run_cargo(&args)?;
+        let server = root.join(copy);
+        copy_binary(
+            &root.join(BUILD_DIR).join("release/gold-box-server"),
+            &server,
+        )?;
+        servers.push((allocator, server));
+    }
+    step("building the benchmarks for release");
     run_cargo(&[
         "build",
         "--release",
         "-p",
-        "gold-box-server",
-        "--features",
-        "load-testing",
+        "gold-box-bench",
+        "--target-dir",
+        BUILD_DIR,
     ])?;
-    let server = root.join(SERVER_COPY);
-    copy_binary(&root.join("target/release/gold-box-server"), &server)?;
-    step("building the benchmarks for release");
-    run_cargo(&["build", "--release", "-p", "gold-box-bench"])?;
 
-    step("running the benchmarks (a few minutes; every load is bounded and stops by itself)");
-    let bench = root.join("target/release/gold-box-bench");
+    step("running the benchmarks (minutes; every load is bounded and stops by itself)");
+    let bench = root.join(BUILD_DIR).join("release/gold-box-bench");
+    let (default_allocator, default_server) = &servers[0];
     let mut args: Vec<String> = vec![
         "--server".into(),
-        server.display().to_string(),
+        default_server.display().to_string(),
+        "--allocator".into(),
+        (*default_allocator).into(),
         "--module-dir".into(),
         dist.display().to_string(),
         "--wasm-raw".into(),
@@ -56,8 +101,12 @@ pub fn bench(extra: &[String]) -> Result<(), String> {
         "--report".into(),
         root.join("docs/BENCHMARKS.md").display().to_string(),
         "--command".into(),
-        "cargo xtask bench".into(),
+        command_line(extra),
     ];
+    for (allocator, server) in &servers[1..] {
+        args.push("--compare".into());
+        args.push(format!("{allocator}={}", server.display()));
+    }
     args.extend(extra.iter().cloned());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let report = root.join("docs/BENCHMARKS.md");
@@ -73,6 +122,14 @@ pub fn bench(extra: &[String]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The command named in the report.
+fn command_line(extra: &[String]) -> String {
+    std::iter::once("cargo xtask bench".to_owned())
+        .chain(extra.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn copy_binary(from: &PathBuf, to: &PathBuf) -> Result<(), String> {
