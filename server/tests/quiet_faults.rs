@@ -468,3 +468,24 @@ async fn a_stranger_is_refused_before_the_server_waits_for_the_body() {
     let text = String::from_utf8_lossy(&answer[..read]);
     assert!(text.starts_with("HTTP/1.1 401"), "{text}");
 }
+
+#[tokio::test]
+async fn a_quiet_but_live_client_is_kept_though_its_own_pings_are_late() {
+    // A browser tab hidden for a while gets its timers throttled to about one wake-up a
+    // minute: its `ping`s come late. The browser still answers WebSocket pings by itself,
+    // so a live client must not be taken for dead. Idle timeout here: 2 x 300 + 5000 ms.
+    let server = start(&["--heartbeat-ms", "300"]).await;
+    let mut ws = connected(&server, "gb-hidden-tab").await;
+    let quiet_for = Duration::from_secs(8);
+    let until_then = tokio::time::Instant::now() + quiet_for;
+    // Read (so that WebSocket pings are answered, as a browser does) but send nothing.
+    while let Ok(message) = tokio::time::timeout_at(until_then, ws.next()).await {
+        match message {
+            Some(Ok(_)) => continue,
+            other => panic!("the server let a live client go: {other:?}"),
+        }
+    }
+    assert_eq!(active_connections(&server).await, 1);
+    send(&mut ws, &json!({"type": "ping", "request_id": "p"})).await;
+    assert_eq!(until(&mut ws, "pong").await.0["request_id"], "p");
+}

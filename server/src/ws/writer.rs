@@ -4,6 +4,11 @@
 //! It stops as soon as a close is asked for (the signal is outside the queue), writing
 //! what is still queued first only for a clean stop, and every write is bounded by the
 //! write timeout, so a frozen peer cannot hold the task.
+//!
+//! Every heartbeat it also sends a WebSocket ping. A browser answers it in its network
+//! stack, not in the page's script, so a live client keeps its connection through the
+//! reader's idle timeout even when its own `ping`s come late (a hidden tab's timers are
+//! throttled to about one a minute), while a dead peer sends nothing and is let go.
 
 use super::codec;
 use crate::link::{LinkReceiver, close_code};
@@ -20,10 +25,20 @@ type Sink = SplitSink<WebSocket, Message>;
 pub async fn run(mut sink: Sink, mut link: LinkReceiver, state: Arc<AppState>) {
     let write_timeout = state.config.write_timeout();
     let closing = link.close_token();
+    let heartbeat = Duration::from_millis(state.config.heartbeat_ms);
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             biased;
             () = closing.cancelled() => break,
+            _ = pings.tick() => {
+                let ping = sink.send(Message::Ping(Default::default()));
+                if !matches!(tokio::time::timeout(write_timeout, ping).await, Ok(Ok(()))) {
+                    link.close(close_code::TIMED_OUT, "write timed out", false);
+                    break;
+                }
+            }
             frame = link.queue.recv() => match frame {
                 Some(frame) => {
                     if let Err(failure) = write(&mut sink, &state, frame, write_timeout).await {
