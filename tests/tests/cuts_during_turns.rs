@@ -119,7 +119,7 @@ async fn turns_survive_random_cuts(env: &E2e, version: FoundryVersion) -> TestRe
         ai_messages.len(),
         rolls["by_transport"]
     );
-    ensure(cuts >= 5, || {
+    ensure(cuts >= 3, || {
         format!("only {cuts} cuts: the schedule proved nothing")
     })?;
     ensure(
