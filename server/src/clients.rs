@@ -371,22 +371,22 @@ impl Clients {
         } = self.limits;
         let mut records = self.lock();
         let mut dropped = 0;
+        let stale = |kept: &KeptFrame| {
+            kept.turn_ended
+                .is_some_and(|ended| now.duration_since(ended) >= kept_ttl)
+        };
         for record in records.values_mut() {
-            let stale: Vec<u64> = record
-                .kept
-                .iter()
-                .filter(|k| {
-                    k.turn_ended
-                        .is_some_and(|ended| now.duration_since(ended) >= kept_ttl)
-                })
-                .map(|k| k.seq)
-                .collect();
-            if !stale.is_empty() {
-                record.kept.retain(|k| !stale.contains(&k.seq));
-                dropped += stale.len();
-                for seq in stale {
-                    record.note_dropped(seq);
-                }
+            if !record.kept.iter().any(stale) {
+                continue;
+            }
+            let (gone, fresh): (VecDeque<KeptFrame>, VecDeque<KeptFrame>) =
+                std::mem::take(&mut record.kept)
+                    .into_iter()
+                    .partition(stale);
+            record.kept = fresh;
+            dropped += gone.len();
+            for kept in gone {
+                record.note_dropped(kept.seq);
             }
         }
         let before = records.len();
@@ -482,7 +482,7 @@ impl Clients {
 }
 
 /// About how many bytes a value takes as JSON (exact for ASCII strings without escapes).
-pub fn json_size(value: &JsonValue) -> usize {
+fn json_size(value: &JsonValue) -> usize {
     match value {
         JsonValue::Null(()) => 4,
         JsonValue::Bool(_) => 5,

@@ -259,10 +259,11 @@ pub async fn run(
     served
 }
 
-/// The second half of a stop, after the listener closed (see [`run`]).
+/// The second half of a stop, after the listener closed (see [`run`]). Waiting rolls
+/// were already failed by the housekeeping task at the stop signal (before axum's
+/// graceful shutdown, which waits for HTTP requests that may wait on a roll).
 async fn stop_cleanly(state: &AppState) {
     let grace = state.config.shutdown_grace();
-    state.rolls.fail_all(rolls::RollFailure::ShuttingDown);
     state.turn_tasks.close();
     if tokio::time::timeout(grace, state.turn_tasks.wait())
         .await
