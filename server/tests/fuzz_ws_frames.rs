@@ -41,6 +41,33 @@ enum Expected {
     TurnOrBusy { request_id: String },
     /// Context frames: no answer.
     Nothing,
+    /// A `chat_request` whose `request_id` this client sent before: the server does not
+    /// act on it again and says nothing (docs/PROTOCOL.md, "A `chat_request` sent again").
+    AlreadyTaken,
+}
+
+/// The `chat_request` ids the server remembers for the fuzzing client, as docs/PROTOCOL.md
+/// describes them: the latest 64, oldest forgotten first.
+#[derive(Default)]
+struct TakenTurnIds(std::collections::VecDeque<String>);
+
+impl TakenTurnIds {
+    const REMEMBERED: usize = 64;
+
+    /// What the server answers, given the ids it took before; notes a newly taken one.
+    fn expect(&mut self, expected: Expected) -> Expected {
+        let Expected::TurnOrBusy { request_id } = &expected else {
+            return expected;
+        };
+        if self.0.contains(request_id) {
+            return Expected::AlreadyTaken;
+        }
+        if self.0.len() == Self::REMEMBERED {
+            self.0.pop_front();
+        }
+        self.0.push_back(request_id.clone());
+        expected
+    }
 }
 
 /// One frame of the run.
@@ -228,6 +255,10 @@ fn check(sent: &Sent, expected: &Expected, frames: &[Value]) -> Result<String, T
             prop_assert!(answers.is_empty(), "{:?} got {:?}", sent, answers);
             Ok("no answer (context)".to_owned())
         }
+        Expected::AlreadyTaken => {
+            prop_assert!(answers.is_empty(), "{:?} got {:?}", sent, answers);
+            Ok("no answer (chat_request taken before)".to_owned())
+        }
     }
 }
 
@@ -243,6 +274,7 @@ fn arbitrary_frames_each_get_their_error_or_answer_and_the_connection_survives()
     let ws = Mutex::new(Some(runtime.block_on(connected(&server, "gb-u1-fuzz"))));
     let probes = AtomicU64::new(0);
     let seen: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
+    let taken = Mutex::new(TakenTurnIds::default());
 
     let mut runner = TestRunner::new(Config {
         cases: 256,
@@ -250,7 +282,7 @@ fn arbitrary_frames_each_get_their_error_or_answer_and_the_connection_survives()
         ..Config::default()
     });
     let result = runner.run(&sent_frames(), |sent| {
-        let expected = expected(&sent);
+        let expected = taken.lock().expect("taken ids").expect(expected(&sent));
         let probe = format!("probe-{}", probes.fetch_add(1, Ordering::Relaxed));
         // The socket is taken out of its slot for the exchange (no lock across an await).
         let mut socket = ws

@@ -11,10 +11,23 @@ const BINARY: &str = env!("CARGO_BIN_EXE_gold-box-server");
 
 type Stdout = std::io::Lines<BufReader<std::process::ChildStdout>>;
 
+/// The server process, killed when the test ends however it ends, so a failed assertion
+/// never leaves a server behind.
+struct ServerProcess(std::process::Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            self.0.kill().ok();
+            self.0.wait().ok();
+        }
+    }
+}
+
 /// The real binary on a free port, with `extra` options; its log goes to the test's data
 /// directory. Returns the process, its stdout (kept open, so the server never sees it
 /// closed) and the port it printed.
-fn start_binary(name: &str, extra: &[&str]) -> (std::process::Child, Stdout, u16) {
+fn start_binary(name: &str, extra: &[&str]) -> (ServerProcess, Stdout, u16) {
     let data = temp_dir(name);
     let mut child = Command::new(BINARY)
         .args([
@@ -41,12 +54,12 @@ fn start_binary(name: &str, extra: &[&str]) -> (std::process::Child, Stdout, u16
         .next()
         .and_then(|p| p.trim().parse().ok())
         .unwrap_or_else(|| panic!("no port in {first:?}"));
-    (child, lines, port)
+    (ServerProcess(child), lines, port)
 }
 
-fn send_sigterm(child: &std::process::Child) {
+fn send_sigterm(child: &ServerProcess) {
     let signal = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .expect("kill");
     assert!(signal.success());
@@ -83,7 +96,7 @@ async fn sigterm_ends_waiting_turns_closes_every_socket_with_1001_and_exits_0() 
     assert_eq!(next_close(&mut idle).await, Some(1001));
 
     let exited = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
+        if let Some(status) = child.0.try_wait().expect("wait") {
             break status;
         }
         assert!(
@@ -98,7 +111,7 @@ async fn sigterm_ends_waiting_turns_closes_every_socket_with_1001_and_exits_0() 
 
 #[tokio::test]
 async fn the_default_binary_has_no_load_testing_endpoint() {
-    let (mut child, _stdout, port) = start_binary("no-load-testing", &[]);
+    let (_child, _stdout, port) = start_binary("no-load-testing", &[]);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let status = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{port}/api/test/rolls"))
@@ -108,8 +121,6 @@ async fn the_default_binary_has_no_load_testing_endpoint() {
         .await
         .expect("request")
         .status();
-    child.kill().ok();
-    child.wait().ok();
     assert_eq!(status.as_u16(), 404);
 }
 
@@ -118,7 +129,7 @@ fn a_stop_as_soon_as_the_banner_is_out_is_still_clean() {
     for attempt in 0..20 {
         let (mut child, _stdout, _) = start_binary("early-stop", &[]);
         send_sigterm(&child);
-        let status = child.wait().expect("wait");
+        let status = child.0.wait().expect("wait");
         assert!(
             status.success(),
             "attempt {attempt}: a SIGTERM right after start ended the process with {status:?}"
