@@ -105,4 +105,14 @@ pub struct CompletionRequest {
 pub struct Completion {
     pub content: Option<String>,
     pub tool_calls: Vec<ToolCall>,
+    /// What the answer cost in tokens, when the provider said (the offline provider
+    /// reports zero; a provider that sends no `usage` leaves it `None`).
+    pub usage: Option<Usage>,
+}
+
+/// Tokens one model call used, as the provider counted them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
 }

@@ -143,7 +143,7 @@ pub mod scripted {
                     None => {
                         return Ok(Completion {
                             content: Some("(script ended)".into()),
-                            tool_calls: Vec::new(),
+                            ..Completion::default()
                         });
                     }
                 }

@@ -548,13 +548,14 @@ mod tests {
                 name: name.into(),
                 arguments: arguments.into(),
             }],
+            ..Completion::default()
         })
     }
 
     fn say(text: &str) -> Scripted {
         Scripted::Answer(Completion {
             content: Some(text.into()),
-            tool_calls: Vec::new(),
+            ..Completion::default()
         })
     }
 

@@ -18,7 +18,7 @@ mod phrases;
 use intent::{Plan, Weapon};
 use phrases::{Outcome, Strike};
 
-use super::messages::{Completion, CompletionRequest, Message, TableView, ToolCall};
+use super::messages::{Completion, CompletionRequest, Message, TableView, ToolCall, Usage};
 use super::rng::{Rng, fnv1a, mix};
 use super::tools::ROLL_DICE;
 use serde_json::{Value, json};
@@ -74,12 +74,14 @@ impl OfflineProvider {
                     arguments: json!({ "rolls": [{ "formula": formula, "flavor": flavor }] })
                         .to_string(),
                 }],
+                usage: Some(Usage::default()),
             },
             Step::Narrate(outcome) => {
                 let mut words = base.fork(STREAM_WORDS);
                 Completion {
                     content: Some(phrases::narrate(request.table.role, &outcome, &mut words)),
                     tool_calls: Vec::new(),
+                    usage: Some(Usage::default()),
                 }
             }
         }

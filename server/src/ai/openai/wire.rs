@@ -7,7 +7,7 @@
 //! servers are accepted (arguments sent as an object instead of a JSON string, a missing
 //! call id, `content` as a list of text parts).
 
-use super::super::messages::{Completion, CompletionRequest, Message, ToolCall};
+use super::super::messages::{Completion, CompletionRequest, Message, ToolCall, Usage};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -132,6 +132,17 @@ impl<'a> ChatRequest<'a> {
 struct ChatResponse {
     #[serde(default)]
     choices: Vec<Choice>,
+    #[serde(default)]
+    usage: Option<ResponseUsage>,
+}
+
+/// The `usage` object; servers that count differently may leave either field out.
+#[derive(Debug, Deserialize)]
+struct ResponseUsage {
+    #[serde(default)]
+    prompt_tokens: u64,
+    #[serde(default)]
+    completion_tokens: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,6 +209,10 @@ pub fn parse_response(body: &[u8]) -> Result<Completion, String> {
     Ok(Completion {
         content,
         tool_calls,
+        usage: response.usage.map(|usage| Usage {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+        }),
     })
 }
 
@@ -318,6 +333,13 @@ mod tests {
                 arguments: "{\"rolls\":[{\"formula\":\"1d20\"}]}".into(),
             }]
         );
+        assert_eq!(
+            completion.usage,
+            Some(Usage {
+                prompt_tokens: 10,
+                completion_tokens: 5
+            })
+        );
     }
 
     #[test]
@@ -329,6 +351,7 @@ mod tests {
         assert_eq!(completion.content.as_deref(), Some("Hello there"));
         assert_eq!(completion.tool_calls[0].id, "call_0");
         assert_eq!(completion.tool_calls[0].arguments, "{\"rolls\":[]}");
+        assert_eq!(completion.usage, None, "no usage sent, none invented");
     }
 
     #[test]
