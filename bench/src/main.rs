@@ -5,7 +5,7 @@
 //! the figures of issue 7: (a)/(b) the roll round trip answered over the socket or over
 //! HTTP ([`rolls`]), (c) pings while an AI turn is busy ([`busy`]), (d)/(f) the module in
 //! headless Chromium ([`browser`]), (e) the server's memory around a flood of requests
-//! ([`memory`]). [`report`] prints the tables and writes `docs/BENCHMARKS.md`.
+//! ([`memory`]) and around clients that come and go ([`churn`]). [`report`] prints the tables and writes `docs/BENCHMARKS.md`.
 //!
 //! Every load is bounded in count and time: each group has fixed counts, every wait has
 //! a timeout, the whole run has [`RUN_TIMEOUT`], and every process it starts is stopped
@@ -19,6 +19,7 @@
 
 mod browser;
 mod busy;
+mod churn;
 mod echo;
 mod http;
 mod load;
@@ -59,7 +60,7 @@ usage: gold-box-bench --server PATH --module-dir DIR --wasm-raw BYTES --wasm-gzi
   --report        where to write the Markdown report (a --quick run never writes one)
   --command       the command named in the report (default: cargo xtask bench)
   --quick         reduced counts, for trying the benchmark out
-  --allocator     the global allocator --server was built with (default: mimalloc)
+  --allocator     the global allocator --server was built with (default: jemalloc)
   --compare       another build of the server, with the allocator NAME, measured in the
                   memory group only, beside --server (repeatable)
   --only memory   only the memory group; with --report, its section of the report is
@@ -90,7 +91,7 @@ impl Options {
         let mut report = None;
         let mut command = "cargo xtask bench".to_owned();
         let mut quick = false;
-        let mut allocator = "mimalloc".to_owned();
+        let mut allocator = "jemalloc".to_owned();
         let mut compare = Vec::new();
         let mut only_memory = false;
         let mut args = args.iter();
@@ -194,6 +195,11 @@ impl Plan {
                 } else {
                     memory::FLOODS
                 },
+                churn_clients: if quick {
+                    churn::QUICK_CHURN_CLIENTS
+                } else {
+                    churn::CHURN_CLIENTS
+                },
             },
         }
     }
@@ -249,7 +255,9 @@ async fn run(options: &Options) -> BenchResult {
     let load_start = machine::load_average();
 
     if options.only_memory {
-        step("(e) server memory around repeated floods of roll requests, each build in turn");
+        step(
+            "(e) server memory around repeated floods of roll requests and clients that come and go, each build in turn",
+        );
         let allocators = memory::measure_builds(&options.builds, dist, plan.flood).await?;
         let comparison = report::MemoryComparison {
             date,
@@ -304,7 +312,9 @@ async fn run(options: &Options) -> BenchResult {
     step("(d, f) the module in headless Chromium");
     let browser = browser::measure(binary, dist, plan.browser).await?;
 
-    step("(e) server memory around repeated floods of roll requests, each build in turn");
+    step(
+        "(e) server memory around repeated floods of roll requests and clients that come and go, each build in turn",
+    );
     let allocators = memory::measure_builds(&options.builds, dist, plan.flood).await?;
     let load_end = machine::load_average();
 

@@ -36,6 +36,7 @@
 //! default build uses another allocator (server/Cargo.toml, `[features]`).
 
 use crate::BenchResult;
+use crate::churn::ChurnFigures;
 use crate::http::HttpConnection;
 use crate::native::{Responder, Transport, UNANSWERED_FLAVOR};
 use crate::server::{ADMIN_TOKEN, Reading, ServerProcess};
@@ -68,6 +69,8 @@ pub struct Flood {
     pub timeout_every: u64,
     /// How many times the flood is sent to the same server, each followed by the sweep.
     pub floods: usize,
+    /// How many clients come and go in each round of [`crate::churn`].
+    pub churn_clients: usize,
 }
 
 /// A build of the server whose memory is measured: its global allocator and its path.
@@ -94,6 +97,8 @@ pub struct MemoryFigures {
     pub clients_gone: Reading,
     /// Requests still pending in the server after the last sweep (must be 0).
     pub pending_after: u64,
+    /// Clients that come and go, on a server of its own.
+    pub churn: ChurnFigures,
 }
 
 /// One flood and the sweep after it.
@@ -198,7 +203,9 @@ pub async fn measure(build: &Build, module_dir: &Path, flood: Flood) -> BenchRes
     }
     tokio::time::sleep(SETTLE).await;
     let clients_gone = server.reading()?;
+    drop(server);
 
+    let churn = crate::churn::measure(&build.binary, module_dir, flood.churn_clients).await?;
     Ok(MemoryFigures {
         allocator: build.allocator.clone(),
         flood,
@@ -208,6 +215,7 @@ pub async fn measure(build: &Build, module_dir: &Path, flood: Flood) -> BenchRes
         peak,
         clients_gone,
         pending_after,
+        churn,
     })
 }
 

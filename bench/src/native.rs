@@ -30,8 +30,12 @@ pub const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Opens `/ws` (no `Origin`, like any native client) and completes the handshake.
 pub async fn connect(server: &ServerProcess, client_id: &str) -> BenchResult<Ws> {
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async_with_config(server.ws_url(), None, true).await?;
+    connect_to(&server.ws_url(), client_id).await
+}
+
+/// [`connect`] by the socket's URL, for tasks that do not hold the server.
+pub async fn connect_to(ws_url: &str, client_id: &str) -> BenchResult<Ws> {
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(ws_url, None, true).await?;
     let connect = ClientFrame::new(ClientMessage::Connect(Connect {
         client_id: client_id.to_owned(),
         token: TOKEN.to_owned(),

@@ -868,7 +868,7 @@ impl MemoryComparison {
         let _ = writeln!(
             out,
             "The default build's allocator is chosen by this comparison (the reason is kept \
-             beside the `mimalloc` feature in server/Cargo.toml): {} {} the plateau, at most \
+             beside the `jemalloc` feature in server/Cargo.toml): {} {} the plateau, at most \
              {:+.1} MB above its first flood, and reads {} after the last flood, {:.2}× of {} \
              ({}); the lowest reading after the last flood is {}'s ({}).\n",
             default.allocator,
@@ -881,8 +881,74 @@ impl MemoryComparison {
             lowest.allocator,
             mb(lowest.last().after_sweep.total),
         );
+        churn_table(&mut out, builds);
         out
     }
+}
+
+/// The comparison's second table: clients that come and go ([`crate::churn`]).
+fn churn_table(out: &mut String, builds: &[MemoryFigures]) {
+    let Some(default) = builds.first() else {
+        return;
+    };
+    let churn = &default.churn;
+    let _ = writeln!(
+        out,
+        "### Clients that come and go\n\n\
+         Each build again, on a server of its own started with `--client-ttl-ms 2000`: \
+         {clients} clients each connect, send ten 2 KB `chat_message` frames and a \
+         `settings_sync`, and go, 50 at a time; then the TTL and a sweep; then {clients} more \
+         with new ids. `VmRSS`, with its `RssAnon`. The goal: back within {margin} MB of the \
+         reading at rest once the records are gone.\n",
+        clients = churn.clients,
+        margin = crate::churn::CHURN_MARGIN_BYTES as f64 / MB,
+    );
+    let reading = |r: &Reading| format!("{}, anon {}", mb(r.total), mb(r.anon));
+    let header: Vec<&str> = builds.iter().map(|b| b.allocator.as_str()).collect();
+    let _ = writeln!(out, "| Reading | {} |", header.join(" | "));
+    let _ = writeln!(out, "|---|{}", "---:|".repeat(builds.len()));
+    let mut row = |name: &str, cell: &dyn Fn(&MemoryFigures) -> String| {
+        let cells: Vec<String> = builds.iter().map(cell).collect();
+        let _ = writeln!(out, "| {name} | {} |", cells.join(" | "));
+    };
+    row("at rest", &|m| reading(&m.churn.at_rest));
+    let rounds = builds
+        .iter()
+        .map(|m| m.churn.rounds.len())
+        .max()
+        .unwrap_or(0);
+    for index in 0..rounds {
+        let nth = if index == 0 { "first" } else { "second" };
+        row(
+            &format!("{nth} {}, every record held", churn.clients),
+            &|m| {
+                m.churn
+                    .rounds
+                    .get(index)
+                    .map_or("–".to_owned(), |(held, _)| reading(held))
+            },
+        );
+        row(
+            &format!("{nth} {}, after the TTL and a sweep", churn.clients),
+            &|m| {
+                m.churn
+                    .rounds
+                    .get(index)
+                    .map_or("–".to_owned(), |(_, after)| reading(after))
+            },
+        );
+    }
+    row("largest rise above rest", &|m| {
+        format!("{:+.1} MB", m.churn.rise() as f64 / MB)
+    });
+    row(
+        &format!(
+            "within {} MB of rest",
+            crate::churn::CHURN_MARGIN_BYTES as f64 / MB
+        ),
+        &|m| if m.churn.returned() { "yes" } else { "**no**" }.to_owned(),
+    );
+    let _ = writeln!(out);
 }
 
 /// Replaces the comparison's section in the report at `path` (or adds it before the

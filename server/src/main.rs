@@ -8,25 +8,26 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc (the default feature): over repeated bursts of requests the server's memory
-/// stays on a plateau, where glibc's malloc keeps more after each burst, in a heap
-/// fragmented across its per-thread arenas, and jemalloc less steadily; the reason is
-/// beside the feature in Cargo.toml, the figures in docs/BENCHMARKS.md ("Memory after
-/// repeated floods").
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// jemalloc, for the benchmark's comparison (`--no-default-features --features jemalloc`).
-#[cfg(all(feature = "jemalloc", not(feature = "mimalloc")))]
+/// jemalloc (the default feature), with its options compiled in from
+/// `JEMALLOC_SYS_WITH_MALLOC_CONF` in .cargo/config.toml: its background thread hands freed
+/// memory back to the system within seconds even while the server sits idle, so the
+/// memory of clients that have gone, or of a burst of requests, does not stay resident;
+/// the reason is beside the feature in Cargo.toml, the figures in docs/BENCHMARKS.md
+/// ("Memory after repeated floods").
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// mimalloc, for the benchmark's comparison (`--no-default-features --features mimalloc`).
+#[cfg(all(feature = "mimalloc", not(feature = "jemalloc")))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The allocator this binary was built with (logged at `debug`).
-const ALLOCATOR_NAME: &str = if cfg!(feature = "mimalloc") {
-    "mimalloc"
-} else if cfg!(feature = "jemalloc") {
+const ALLOCATOR_NAME: &str = if cfg!(feature = "jemalloc") {
     "jemalloc"
+} else if cfg!(feature = "mimalloc") {
+    "mimalloc"
 } else {
     "system malloc"
 };

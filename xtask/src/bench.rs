@@ -18,11 +18,11 @@ const BUILD_DIR: &str = "target/bench-build";
 
 /// The builds of the server under test: the allocator's name, the cargo features, and
 /// where the binary is kept for the run (a copy: each build replaces the one binary of
-/// [`BUILD_DIR`]). The first is the default build (mimalloc, see server/Cargo.toml),
+/// [`BUILD_DIR`]). The first is the default build (jemalloc, see server/Cargo.toml),
 /// measured by every group; the others by the memory group only, beside it.
 const SERVERS: [(&str, &[&str], &str); 3] = [
     (
-        "mimalloc",
+        "jemalloc",
         &["--features", "load-testing"],
         "target/bench/gold-box-server",
     ),
@@ -32,13 +32,13 @@ const SERVERS: [(&str, &[&str], &str); 3] = [
         "target/bench/gold-box-server-glibc",
     ),
     (
-        "jemalloc",
+        "mimalloc",
         &[
             "--no-default-features",
             "--features",
-            "load-testing,jemalloc",
+            "load-testing,mimalloc",
         ],
-        "target/bench/gold-box-server-jemalloc",
+        "target/bench/gold-box-server-mimalloc",
     ),
 ];
 
