@@ -89,6 +89,11 @@ impl<V> IdMap<V> {
         self.values.iter()
     }
 
+    /// The values, in key order, consuming the map.
+    pub fn into_values(self) -> std::vec::IntoIter<V> {
+        self.values.into_iter()
+    }
+
     /// The keys, in order, consuming the map.
     pub fn into_keys(self) -> std::vec::IntoIter<String> {
         self.keys.into_iter()
@@ -195,6 +200,7 @@ mod tests {
         }
         assert!(ours.values().eq(theirs.values()));
         assert!(ours.clone().into_keys().eq(theirs.clone().into_keys()));
+        assert!(ours.clone().into_values().eq(theirs.clone().into_values()));
         assert!(!ours.is_empty());
     }
 
