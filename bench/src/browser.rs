@@ -48,6 +48,83 @@ return await new Promise((finish) => {
 });
 "##;
 
+/// Times each phase of the module's rolls in the page, on the page's clock: a roll's
+/// `execute_roll` reaching the socket's message handler, the module asking Foundry's
+/// `Roll#evaluate`, `Roll#toMessage` done (the chat message posted), and the module's
+/// `roll_result` handed to `WebSocket#send`. The socket is found on its first `send`
+/// (a warm-up roll's result); its message handler is wrapped from then on, so rolls
+/// before that have no arrival time and are left out. Installed after the reference
+/// (which rolls with the same `Roll` class) and before the module's rolls.
+const PROBE: &str = r##"
+const probe = { rolls: [], current: null, socket: null };
+window.__goldBoxProbe = probe;
+const now = () => performance.now();
+const send = WebSocket.prototype.send;
+WebSocket.prototype.send = function (data) {
+  if (probe.socket !== this) {
+    probe.socket = this;
+    const handler = this.onmessage;
+    this.onmessage = function (event) {
+      const started = now();
+      if (typeof event.data === "string" && event.data.includes('"execute_roll"')) {
+        if (probe.last) probe.last.next = started;
+        probe.current = { arrived: started, other: 0 };
+        return handler.call(this, event);
+      }
+      // Any other frame (the roll's ack, a pong): the module's work on it counts for the
+      // roll in progress, or else the last one.
+      const result = handler.call(this, event);
+      const roll = probe.current ?? probe.last;
+      if (roll) roll.other += now() - started;
+      return result;
+    };
+  }
+  const roll = probe.current;
+  if (roll && roll.posted !== undefined && typeof data === "string" && data.includes('"roll_result"')) {
+    roll.sent = now();
+    probe.rolls.push(roll);
+    probe.last = roll;
+    probe.current = null;
+  }
+  return send.call(this, data);
+};
+// The module's storage writes and removals (sessionStorage), timed for the roll in
+// progress or else the last one: a part of the module's work.
+for (const name of ["setItem", "removeItem"]) {
+  const original = Storage.prototype[name];
+  Storage.prototype[name] = function (...args) {
+    const started = now();
+    try {
+      return original.apply(this, args);
+    } finally {
+      const roll = probe.current ?? probe.last;
+      if (roll) roll.storage = (roll.storage ?? 0) + (now() - started);
+    }
+  };
+}
+// Animation frames (the page's rendering steps), to see whether they fall between rolls.
+probe.frames = [];
+const frame = (at) => {
+  if (probe.frames.length < 20000) probe.frames.push(at);
+  requestAnimationFrame(frame);
+};
+requestAnimationFrame(frame);
+const Roll = globalThis.foundry?.dice?.Roll ?? globalThis.Roll;
+const evaluate = Roll.prototype.evaluate;
+Roll.prototype.evaluate = function (...args) {
+  if (probe.current && probe.current.evaluate === undefined) probe.current.evaluate = now();
+  return evaluate.apply(this, args);
+};
+const toMessage = Roll.prototype.toMessage;
+Roll.prototype.toMessage = async function (...args) {
+  const roll = probe.current;
+  const message = await toMessage.apply(this, args);
+  if (roll && roll === probe.current) roll.posted = now();
+  return message;
+};
+return true;
+"##;
+
 /// How many times the page is loaded to time the connection (the first with empty
 /// caches), and how many rolls.
 #[derive(Debug, Clone, Copy)]
@@ -75,6 +152,8 @@ pub struct BrowserFigures {
     /// The page's own roll and chat message, without the module or the server, over the
     /// same number of chat messages.
     pub page_dice: Summary,
+    /// Where the module's rolls spent their time in the page (see [`PROBE`]).
+    pub phases: Phases,
     pub chromium: String,
 }
 
@@ -166,6 +245,7 @@ async fn in_browser(
         .map(str::to_owned)
         .ok_or("the module's api has no client id")?;
 
+    browser.eval(PROBE).await?;
     let caller = RollCaller::connect(server, &client_id).await?;
     let measured = load::run(vec![caller], counts.rolls).await?;
     let metrics = server.metrics().await?;
@@ -184,9 +264,11 @@ async fn in_browser(
     if posted.as_u64() != Some(expected) {
         return Err(format!("{posted} rolls posted to the page's chat, {expected} asked").into());
     }
+    let phases = phases(browser, expected).await?;
     let warm = connect.summary(None);
     Ok(BrowserFigures {
         page_dice,
+        phases,
         connect_cold_ms,
         connect: (warm.count > 0).then_some(warm),
         wasm_loaded_p50_ms: (wasm_loaded.summary(None).count > 0)
@@ -244,6 +326,100 @@ async fn page_dice(browser: &Browser, counts: Counts) -> BenchResult<Summary> {
         latencies.record(Duration::from_secs_f64(ms.max(0.0) / 1000.0));
     }
     Ok(latencies.summary(None))
+}
+
+/// The phases of the module's rolls in the page, each a summary over the rolls the
+/// probe saw whole.
+#[derive(Debug, Clone)]
+pub struct Phases {
+    /// `execute_roll` at the socket's handler → `Roll#evaluate` called: the module's
+    /// decoding, bookkeeping and storage before the dice.
+    pub before_dice: Summary,
+    /// `Roll#evaluate` called → `Roll#toMessage` done: Foundry's dice and chat message
+    /// (the page's work, as in the reference, with the module's message data).
+    pub dice_and_message: Summary,
+    /// `Roll#toMessage` done → `roll_result` handed to the socket: the module's work
+    /// after the dice (reading the outcome, storing it, encoding the frame).
+    pub after_dice: Summary,
+    /// `execute_roll` at the handler → `roll_result` sent: the whole roll in the page.
+    pub in_page: Summary,
+    /// The module's message handler on the other frames (the roll's ack, pongs) while
+    /// the roll was in progress or after it, until the next roll.
+    pub other_frames: Summary,
+    /// The module's own work per roll: before + after the dice + other frames.
+    pub module_work: Summary,
+    /// Of that, `sessionStorage` writes and removals.
+    pub storage: Summary,
+    /// How many of the gaps between rolls had an animation frame (the page rendering)
+    /// in them, of how many.
+    pub gaps_with_frame: (u64, u64),
+    /// `roll_result` sent → the next `execute_roll` at the handler: the network, the
+    /// server, the caller, and whatever else kept the page's main thread (its rendering).
+    pub between_rolls: Summary,
+}
+
+/// The last `measured` rolls' phases (the warm-up's are left out, as from every figure).
+async fn phases(browser: &Browser, measured: u64) -> BenchResult<Phases> {
+    let rolls = browser.eval("return window.__goldBoxProbe.rolls;").await?;
+    let frames: Vec<f64> = browser
+        .eval("return window.__goldBoxProbe.frames;")
+        .await?
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_f64)
+        .collect();
+    let all = rolls.as_array().map_or(&[][..], Vec::as_slice);
+    let skip = all
+        .len()
+        .saturating_sub(usize::try_from(measured).unwrap_or(usize::MAX));
+    let mut before = Latencies::new()?;
+    let mut dice = Latencies::new()?;
+    let mut after = Latencies::new()?;
+    let mut whole = Latencies::new()?;
+    let mut other = Latencies::new()?;
+    let mut work = Latencies::new()?;
+    let mut storage = Latencies::new()?;
+    let (mut gaps, mut gaps_with_frame) = (0u64, 0u64);
+    let mut between = Latencies::new()?;
+    let ms = |value: f64| Duration::from_secs_f64(value.max(0.0) / 1000.0);
+    for roll in &all[skip..] {
+        let at = |name: &str| roll.get(name).and_then(Value::as_f64);
+        let (Some(arrived), Some(evaluate), Some(posted), Some(sent)) =
+            (at("arrived"), at("evaluate"), at("posted"), at("sent"))
+        else {
+            continue;
+        };
+        before.record(ms(evaluate - arrived));
+        dice.record(ms(posted - evaluate));
+        after.record(ms(sent - posted));
+        whole.record(ms(sent - arrived));
+        let other_ms = at("other").unwrap_or(0.0);
+        storage.record(ms(at("storage").unwrap_or(0.0)));
+        other.record(ms(other_ms));
+        work.record(ms((evaluate - arrived) + (sent - posted) + other_ms));
+        if let Some(next) = at("next") {
+            between.record(ms(next - sent));
+            gaps += 1;
+            if frames.iter().any(|&at| at > sent && at < next) {
+                gaps_with_frame += 1;
+            }
+        }
+    }
+    if whole.summary(None).count == 0 {
+        return Err(format!("the probe saw no whole roll: {rolls}").into());
+    }
+    Ok(Phases {
+        before_dice: before.summary(None),
+        dice_and_message: dice.summary(None),
+        after_dice: after.summary(None),
+        in_page: whole.summary(None),
+        other_frames: other.summary(None),
+        module_work: work.summary(None),
+        storage: storage.summary(None),
+        gaps_with_frame: (gaps_with_frame, gaps),
+        between_rolls: between.summary(None),
+    })
 }
 
 /// `chromium --version`, or "unknown".

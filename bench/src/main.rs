@@ -14,7 +14,7 @@
 //! ```text
 //! gold-box-bench --server target/bench/gold-box-server --module-dir dist \
 //!     --wasm-raw BYTES --wasm-gzipped BYTES [--report docs/BENCHMARKS.md] [--quick] \
-//!     [--allocator NAME] [--compare NAME=PATH]... [--only memory]
+//!     [--allocator NAME] [--compare NAME=PATH]... [--only memory|browser]
 //! ```
 
 mod browser;
@@ -50,13 +50,13 @@ const CLIENTS: usize = 32;
 const USAGE: &str = "\
 usage: gold-box-bench --server PATH --module-dir DIR --wasm-raw BYTES --wasm-gzipped BYTES
                       [--report PATH] [--command TEXT] [--quick] [--allocator NAME]
-                      [--compare NAME=PATH]... [--only memory]
+                      [--compare NAME=PATH]... [--only memory|browser]
        gold-box-bench echo-server
 
   --server        the gold-box-server binary, built with --features load-testing
   --module-dir    the dist/ directory holding the packaged gold-box/
   --wasm-raw      the release .wasm's size in bytes, and --wasm-gzipped gzipped (not
-                  needed with --only memory)
+                  needed with --only memory or browser)
   --report        where to write the Markdown report (a --quick run never writes one)
   --command       the command named in the report (default: cargo xtask bench)
   --quick         reduced counts, for trying the benchmark out
@@ -65,6 +65,7 @@ usage: gold-box-bench --server PATH --module-dir DIR --wasm-raw BYTES --wasm-gzi
                   memory group only, beside --server (repeatable)
   --only memory   only the memory group; with --report, its section of the report is
                   replaced and the rest of the file is kept
+  --only browser  only the browser group (d, f), printed; no report is written
 ";
 
 /// The command line.
@@ -80,6 +81,7 @@ struct Options {
     /// `--server` first, then every `--compare`.
     builds: Vec<memory::Build>,
     only_memory: bool,
+    only_browser: bool,
 }
 
 impl Options {
@@ -94,6 +96,7 @@ impl Options {
         let mut allocator = "jemalloc".to_owned();
         let mut compare = Vec::new();
         let mut only_memory = false;
+        let mut only_browser = false;
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             let mut value = || {
@@ -126,7 +129,10 @@ impl Options {
                 }
                 "--only" => match value()?.as_str() {
                     "memory" => only_memory = true,
-                    group => return Err(format!("--only takes `memory`, not {group:?}")),
+                    "browser" => only_browser = true,
+                    group => {
+                        return Err(format!("--only takes `memory` or `browser`, not {group:?}"));
+                    }
                 },
                 other => return Err(format!("unknown option {other}")),
             }
@@ -140,18 +146,19 @@ impl Options {
         Ok(Options {
             server,
             module_dir: module_dir.ok_or("--module-dir is required")?,
-            // The memory group alone reports no sizes.
+            // The memory or browser group alone reports no sizes.
             wasm_raw: wasm_raw
-                .or(only_memory.then_some(0))
+                .or((only_memory || only_browser).then_some(0))
                 .ok_or("--wasm-raw is required")?,
             wasm_gzipped: wasm_gzipped
-                .or(only_memory.then_some(0))
+                .or((only_memory || only_browser).then_some(0))
                 .ok_or("--wasm-gzipped is required")?,
             report,
             command,
             quick,
             builds,
             only_memory,
+            only_browser,
         })
     }
 }
@@ -284,6 +291,13 @@ async fn run(options: &Options) -> BenchResult {
             )),
             (None, _) => {}
         }
+        return Ok(());
+    }
+
+    if options.only_browser {
+        step("(d, f) the module in headless Chromium");
+        let browser = browser::measure(binary, dist, plan.browser).await?;
+        println!("\n{}", report::browser_table(&browser));
         return Ok(());
     }
 

@@ -171,7 +171,13 @@ impl Results {
              roll it and post it to the chat, sequentially, on a freshly loaded page. The fake \
              page's chat rendering slows as its chat grows; the reference row times the page's \
              own `Roll#evaluate` + `toMessage` alone (no module, no server) over as many \
-             messages, so the difference is the module's and the network's share.\n\
+             messages, so the difference is the module's and the network's share, and also \
+             whatever the page does between rolls that the reference never waits for (its \
+             rendering). The \"in the page\" rows time the module's rolls on the page's clock \
+             (0.1 ms steps): a probe wraps the socket's message handler, `WebSocket#send`, \
+             `Roll#evaluate`/`toMessage` and `sessionStorage`, so the module's own work per roll \
+             (before and after the dice, and its handling of the roll's ack) is timed directly; \
+             `new Roll(formula)` falls in \"before the dice\", so that row is an upper bound.\n\
              - **(e)**: `VmRSS` of the server process. Flood: {requests} roll requests from {flood_clients} \
              callers to {flood_clients} clients; every {every}th asks for a roll the client leaves \
              unanswered with `timeout_ms` {timeout} and answers 504. The run uses \
@@ -292,6 +298,41 @@ impl Results {
             (
                 "(d) reference: the page's own roll + chat message, no module".into(),
                 &self.browser.page_dice,
+                one,
+            ),
+            (
+                "(d) in the page: `execute_roll` received → `roll_result` sent".into(),
+                &self.browser.phases.in_page,
+                one,
+            ),
+            (
+                "(d) in the page: the module before the dice".into(),
+                &self.browser.phases.before_dice,
+                one,
+            ),
+            (
+                "(d) in the page: Foundry's roll + chat message, for the module".into(),
+                &self.browser.phases.dice_and_message,
+                one,
+            ),
+            (
+                "(d) in the page: the module after the dice".into(),
+                &self.browser.phases.after_dice,
+                one,
+            ),
+            (
+                "(d) in the page: the module on other frames (acks)".into(),
+                &self.browser.phases.other_frames,
+                one,
+            ),
+            (
+                "(d) in the page: the module's own work per roll".into(),
+                &self.browser.phases.module_work,
+                one,
+            ),
+            (
+                "(d) `roll_result` sent → next `execute_roll` handled".into(),
+                &self.browser.phases.between_rolls,
                 one,
             ),
         ];
@@ -1000,4 +1041,75 @@ fn capitalize(text: &str) -> String {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
     }
+}
+
+/// The browser group's roll figures alone (`--only browser`), in milliseconds, with the
+/// module's own share computed two ways: the caller's round trip minus the reference
+/// (what the full report's goal uses), and the module's phases timed in the page.
+pub fn browser_table(browser: &BrowserFigures) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "| Measurement | n | p50 ms | p99 ms | max ms |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+    let phases = &browser.phases;
+    for (name, summary) in [
+        ("(d) roll in headless Chromium: caller", &browser.end_to_end),
+        ("(d) roll in headless Chromium: server", &browser.server),
+        (
+            "(d) reference: the page's own roll + chat message",
+            &browser.page_dice,
+        ),
+        (
+            "(d) in the page: `execute_roll` received → `roll_result` sent",
+            &phases.in_page,
+        ),
+        (
+            "(d) in the page: the module before the dice",
+            &phases.before_dice,
+        ),
+        (
+            "(d) in the page: Foundry's roll + chat message, for the module",
+            &phases.dice_and_message,
+        ),
+        (
+            "(d) in the page: the module after the dice",
+            &phases.after_dice,
+        ),
+        (
+            "(d) in the page: the module on other frames (acks)",
+            &phases.other_frames,
+        ),
+        (
+            "(d) in the page: the module's own work per roll",
+            &phases.module_work,
+        ),
+        (
+            "(d) in the page: of which `sessionStorage` writes",
+            &phases.storage,
+        ),
+        (
+            "(d) `roll_result` sent → next `execute_roll` handled",
+            &phases.between_rolls,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {} | {} |",
+            summary.count,
+            ms(summary.p50_ms),
+            ms(summary.p99_ms),
+            ms(summary.max_ms)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nModule and network (caller p50 minus reference p50): {}; the module's own work per roll in the page (p50): {}",
+        ms(browser.end_to_end.p50_ms - browser.page_dice.p50_ms),
+        ms(phases.module_work.p50_ms),
+    );
+    let _ = writeln!(
+        out,
+        "Gaps between rolls with an animation frame (the page rendering) in them: {} of {}",
+        phases.gaps_with_frame.0, phases.gaps_with_frame.1,
+    );
+    out
 }

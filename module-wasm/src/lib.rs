@@ -12,6 +12,7 @@ pub mod bindings;
 pub mod config;
 pub mod context;
 pub mod effects;
+pub mod id_map;
 pub mod machine;
 pub mod outbox;
 pub mod settings;

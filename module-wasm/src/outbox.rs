@@ -11,7 +11,7 @@
 use gold_box_protocol::{RollOutcome, RollRequest};
 use serde::{Deserialize, Serialize};
 
-use std::collections::BTreeMap;
+use crate::id_map::IdMap;
 
 /// How long to wait for `roll_ack` after each WebSocket send.
 pub const ACK_WAIT_MS: u64 = 500;
@@ -76,7 +76,7 @@ struct Slot {
 /// The entries not yet answered by the server.
 #[derive(Debug, Default)]
 pub struct Outbox {
-    slots: BTreeMap<String, Slot>,
+    slots: IdMap<Slot>,
 }
 
 impl Outbox {

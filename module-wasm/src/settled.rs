@@ -11,9 +11,9 @@
 //! or `expired`, which changes nothing here), and nothing at all is done when only the
 //! marker remains (a roll a reload interrupted past its deadline).
 
+use crate::id_map::IdMap;
 use gold_box_protocol::RollOutcome;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// How long a settled marker outlives its request's deadline. The server keeps its own
 /// tombstones (and answers `duplicate`) for at least 10 minutes; the tab remembers as
@@ -46,7 +46,7 @@ impl SettledRoll {
 /// The settled markers held in memory.
 #[derive(Debug, Default)]
 pub struct Settled {
-    markers: BTreeMap<String, SettledRoll>,
+    markers: IdMap<SettledRoll>,
 }
 
 impl Settled {

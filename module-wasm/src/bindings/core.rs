@@ -21,11 +21,12 @@ use super::tasks::Tasks;
 use super::timers::Timers;
 use crate::config::CoreConfig;
 use crate::effects::{Command, Input, TimerKind};
+use crate::id_map::IdMap;
 use crate::machine::{Machine, Restored};
 use gloo_timers::callback::Timeout;
 use gold_box_protocol::{ChatEntry, JsonValue, RollOutcome};
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 
@@ -46,7 +47,7 @@ struct Runtime {
     socket: Option<Socket>,
     timers: Timers,
     tasks: Tasks,
-    turns: HashMap<String, PendingTurn>,
+    turns: IdMap<PendingTurn>,
     /// Commands waiting to run, in the order the machine produced them.
     queue: VecDeque<Command>,
     /// Whether a loop is draining `queue` (a re-entrant call only adds to it).
@@ -56,7 +57,7 @@ struct Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         // The RefCell is going away: no borrow of it can be held here.
-        for (_, turn) in self.turns.drain() {
+        for turn in std::mem::take(&mut self.turns).into_values() {
             let _ = turn
                 .reject
                 .call1(&JsValue::NULL, &JsError::new(CORE_DROPPED).into());
@@ -94,7 +95,7 @@ impl GoldBoxCore {
                 socket: None,
                 timers: Timers::default(),
                 tasks: Tasks::default(),
-                turns: HashMap::new(),
+                turns: IdMap::new(),
                 queue: VecDeque::new(),
                 draining: false,
             })),

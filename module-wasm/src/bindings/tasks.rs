@@ -5,7 +5,6 @@
 //! rolls nothing into chat and leaves no request running.
 
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 /// Tells a running future whether it was cancelled.
@@ -34,11 +33,13 @@ impl Drop for Handle {
     }
 }
 
-/// The futures running for the core, by a number of their own.
+/// The futures running for the core, by a number of their own. A list, not a
+/// `HashMap`: a few run at a time, and a list keeps the hash table's code out of the
+/// .wasm.
 #[derive(Debug, Default)]
 pub struct Tasks {
     next: u64,
-    running: HashMap<u64, Handle>,
+    running: Vec<(u64, Handle)>,
 }
 
 impl Tasks {
@@ -48,13 +49,13 @@ impl Tasks {
         let id = self.next;
         self.next += 1;
         let cancelled = Rc::new(Cell::new(false));
-        self.running.insert(
+        self.running.push((
             id,
             Handle {
                 cancelled: cancelled.clone(),
                 abort,
             },
-        );
+        ));
         (id, CancelFlag(cancelled))
     }
 
@@ -62,7 +63,8 @@ impl Tasks {
     /// borrow (aborting a finished request is a no-op).
     #[must_use]
     pub fn finish(&mut self, id: u64) -> Option<Handle> {
-        self.running.remove(&id)
+        let index = self.running.iter().position(|(held, _)| *held == id)?;
+        Some(self.running.swap_remove(index).1)
     }
 
     /// How many are running.

@@ -7,11 +7,12 @@
 
 use crate::effects::TimerKind;
 use gloo_timers::callback::Timeout;
-use std::collections::HashMap;
 
+/// A list, not a `HashMap`: a handful of timers are set at a time, and a list keeps the
+/// hash table's code out of the .wasm.
 #[derive(Debug, Default)]
 pub struct Timers {
-    pending: HashMap<TimerKind, Timeout>,
+    pending: Vec<(TimerKind, Timeout)>,
 }
 
 impl Timers {
@@ -19,12 +20,19 @@ impl Timers {
     /// (which cancels it).
     #[must_use]
     pub fn put(&mut self, kind: TimerKind, timeout: Timeout) -> Option<Timeout> {
-        self.pending.insert(kind, timeout)
+        match self.pending.iter_mut().find(|(held, _)| *held == kind) {
+            Some((_, held)) => Some(std::mem::replace(held, timeout)),
+            None => {
+                self.pending.push((kind, timeout));
+                None
+            }
+        }
     }
 
     /// Takes `kind` out; dropping the result cancels it (or forgets one that fired).
     #[must_use]
     pub fn take(&mut self, kind: &TimerKind) -> Option<Timeout> {
-        self.pending.remove(kind)
+        let index = self.pending.iter().position(|(held, _)| held == kind)?;
+        Some(self.pending.swap_remove(index).1)
     }
 }

@@ -20,6 +20,7 @@ mod turns;
 use crate::backoff::{Jitter, reconnect_delay_ms};
 use crate::config::{BadServerUrl, CoreConfig, http_base, websocket_url};
 use crate::effects::{Command, ConnectionState, CoreEvent, Input, TimerKind};
+use crate::id_map::{IdMap, IdSet};
 use crate::outbox::{ACK_WAIT_MS, Outbox, OutboxEntry, Step, StoredRoll, http_status_answers};
 use crate::settings::{AckEffect, CONNECTION_KEYS, DEBOUNCE_MS, SettingsTracker};
 use crate::settled::{Settled, SettledRoll};
@@ -30,7 +31,7 @@ use gold_box_protocol::{
     ServerMessage,
 };
 pub use session::{MISSED_OUTPUT, ResumePoint};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 pub use turns::{NOT_RECEIVED, STOPPED, TURN_ANSWER_MS};
 
 /// `n` in base 36 (digits and lower-case letters), for short ids.
@@ -99,7 +100,7 @@ pub struct Machine {
     outbox: Outbox,
     /// Requests being rolled now (their marker is stored, their outcome not yet), with
     /// their deadline and what was asked.
-    rolling: BTreeMap<String, (u64, Vec<RollRequest>)>,
+    rolling: IdMap<(u64, Vec<RollRequest>)>,
     /// Requests the server settled (answered, or past their deadline): never rolled again.
     settled: Settled,
     /// The indicator state last shown, so it is shown once per change.
@@ -108,9 +109,9 @@ pub struct Machine {
     shown_turn: Option<bool>,
     /// Turns asked for whose `ai_turn_started` (or refusal) has not come yet, with the
     /// number of the connection their `chat_request` was sent on.
-    awaiting_turns: BTreeMap<String, u32>,
+    awaiting_turns: IdMap<u32>,
     /// Turns started and not yet complete.
-    open_turns: BTreeSet<String>,
+    open_turns: IdSet,
     /// Where this tab's record of the session stream ends; its `instance` is the server
     /// start the last handshake was with (`connected.instance`).
     resume: ResumePoint,
@@ -134,12 +135,12 @@ impl Machine {
             jitter: Jitter::new(seed),
             settings: SettingsTracker::default(),
             outbox: Outbox::default(),
-            rolling: BTreeMap::new(),
+            rolling: IdMap::new(),
             settled: Settled::default(),
             shown_pending: None,
             shown_turn: None,
-            awaiting_turns: BTreeMap::new(),
-            open_turns: BTreeSet::new(),
+            awaiting_turns: IdMap::new(),
+            open_turns: IdSet::new(),
             resume: ResumePoint::default(),
             connection: 0,
             replay_left: None,
