@@ -157,9 +157,9 @@ async fn run(
 /// Why a stalled turn ended, in words the GM can act on.
 fn stalled_reason(state: &AppState, limit: Duration) -> String {
     format!(
-        "the AI made no progress for {} ms (no answer from the {} provider, no tool call, \
-         no roll; --ai-stall-timeout-ms): the provider may be overloaded or unreachable; \
-         check it and retry",
+        "the AI made no progress for {} ms (no answer from the {} provider, no tool call; \
+         --ai-stall-timeout-ms): the provider may be overloaded or unreachable; check it \
+         and retry",
         limit.as_millis(),
         state.engine.provider_name()
     )
@@ -310,7 +310,7 @@ impl TurnTools for TableTools {
             return std::future::pending().await;
         }
         send_roll_request(&self.state, &self.client_id, &ticket, rolls);
-        self.progress.touch();
+        let _waiting = self.progress.waiting_on_table();
         ticket.wait().await.map_err(|failure| ToolFailure {
             kind: match failure {
                 RollFailure::Timeout { .. } => ToolFailureKind::Timeout,

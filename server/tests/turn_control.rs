@@ -357,7 +357,10 @@ async fn a_reconnect_is_told_the_fate_of_the_clients_latest_turn_and_the_turns_b
     let first = next_frame(&mut ws).await;
     assert_eq!(first["data"]["max_turn_ms"], 45_000, "{first}");
     assert!(first["data"]["turn"].is_null(), "no turn yet: {first}");
-    let instance = first["data"]["instance"].as_str().expect("instance").to_owned();
+    let instance = first["data"]["instance"]
+        .as_str()
+        .expect("instance")
+        .to_owned();
     send(&mut ws, &chat_request("turn-1", "Hello?")).await;
     held_request(&mut fake).await;
 

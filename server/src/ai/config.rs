@@ -109,9 +109,9 @@ pub struct AiConfig {
     pub max_turn_ms: u64,
 
     /// How long a turn may go without progress (no answer or streamed text from the
-    /// provider, no tool call, no roll asked or answered) before it ends `failed`, in
-    /// milliseconds: the stall watchdog, so a silent provider never leaves the GM
-    /// waiting for the whole turn's time.
+    /// provider, no tool call) before it ends `failed`, in milliseconds: the stall
+    /// watchdog, so a silent provider never leaves the GM waiting for the whole turn's
+    /// time. A roll pending at the table does not count (--roll-timeout-ms bounds it).
     #[arg(
         long = "ai-stall-timeout-ms",
         env = "GOLD_BOX_AI_STALL_TIMEOUT_MS",

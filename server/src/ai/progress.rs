@@ -11,6 +11,10 @@
 //! - usage: each provider answer's `usage` is added with [`TurnProgress::add_usage`], so
 //!   a turn that is stopped or fails part-way still reports what it spent.
 //!
+//! A roll waits on a person at the table, not on the AI: while one is pending
+//! ([`TurnProgress::waiting_on_table`]) the watchdog does not count, and the roll's own
+//! deadline (`--roll-timeout-ms`) bounds the wait instead.
+//!
 //! It is a cheap clone of one shared record (an `Arc`), so the engine's future may be
 //! dropped (a stop) while the runner still reads it. No lock is held across an await.
 
@@ -29,6 +33,23 @@ pub struct TurnProgress {
 struct Record {
     last: Instant,
     usage: Usage,
+    /// Rolls pending at the table: the watchdog waits while any is.
+    waiting: u32,
+}
+
+/// A roll pending at the table; dropping it (answered, failed or abandoned) is progress.
+#[derive(Debug)]
+#[must_use = "the wait ends when the guard drops"]
+pub struct TableWait {
+    progress: TurnProgress,
+}
+
+impl Drop for TableWait {
+    fn drop(&mut self) {
+        let mut record = self.progress.record();
+        record.waiting = record.waiting.saturating_sub(1);
+        record.last = Instant::now();
+    }
 }
 
 impl Default for TurnProgress {
@@ -44,6 +65,7 @@ impl TurnProgress {
             shared: Arc::new(Mutex::new(Record {
                 last: Instant::now(),
                 usage: Usage::default(),
+                waiting: 0,
             })),
         }
     }
@@ -74,6 +96,17 @@ impl TurnProgress {
         record.last = Instant::now();
     }
 
+    /// A roll is pending at the table until the guard drops: asking is progress, and the
+    /// watchdog waits for the person rolling.
+    pub fn waiting_on_table(&self) -> TableWait {
+        let mut record = self.record();
+        record.waiting += 1;
+        record.last = Instant::now();
+        TableWait {
+            progress: self.clone(),
+        }
+    }
+
     /// The tokens spent so far.
     pub fn usage(&self) -> Usage {
         self.record().usage
@@ -89,8 +122,16 @@ impl TurnProgress {
         loop {
             let due = crate::deadline_after(self.last_progress(), limit);
             tokio::time::sleep_until(due).await;
-            if Instant::now() >= crate::deadline_after(self.last_progress(), limit) {
+            let (last, waiting) = {
+                let record = self.record();
+                (record.last, record.waiting)
+            };
+            if waiting == 0 && Instant::now() >= crate::deadline_after(last, limit) {
                 return;
+            }
+            if waiting > 0 {
+                // Checked again a full stretch from now; the wait's end touches the record.
+                tokio::time::sleep(limit).await;
             }
         }
     }
@@ -121,6 +162,30 @@ mod tests {
             fired - started,
             Duration::from_secs(22),
             "10 s after the last touch at 12 s"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_roll_pending_at_the_table_is_not_a_stall() {
+        let progress = TurnProgress::new();
+        let watcher = progress.clone();
+        let started = Instant::now();
+        let watch = tokio::spawn(async move {
+            watcher.stalled(Duration::from_secs(10)).await;
+            Instant::now()
+        });
+        let wait = progress.waiting_on_table();
+        tokio::time::sleep(Duration::from_secs(35)).await;
+        assert!(
+            !watch.is_finished(),
+            "a 35 s roll is the table's time, not a stall"
+        );
+        drop(wait);
+        let fired = watch.await.expect("the watcher ends");
+        assert!(
+            fired - started >= Duration::from_secs(45),
+            "10 s after the roll came back at 35 s: {:?}",
+            fired - started
         );
     }
 
