@@ -94,12 +94,9 @@ impl Machine {
             });
             commands.push(Command::Emit(CoreEvent::TurnStarted { request_id }));
         }
-        let stopping: Vec<String> = self
-            .stopping
-            .iter()
-            .filter(|id| self.open_turns.contains(*id))
-            .cloned()
-            .collect();
+        // Every stop still asked: a turn whose start comes in the replay is running on
+        // the server now, and one the server never took makes the cancel do nothing.
+        let stopping: Vec<String> = self.stopping.iter().cloned().collect();
         for request_id in stopping {
             self.send_cancel(&request_id, now_ms, commands);
         }
@@ -302,6 +299,26 @@ mod tests {
             .collect();
         assert_eq!(cancels.len(), 1, "{back:?}");
         assert_eq!(cancels[0]["request_id"], id.as_str());
+    }
+
+    #[test]
+    fn a_stop_of_a_refused_turn_does_not_carry_over_to_the_next() {
+        let mut machine = connected_machine();
+        let (refused, _) = machine.take_turn(vec![], NOW).expect("turn");
+        machine.cancel_turn(NOW);
+        let busy = machine.handle(
+            text(format!(
+                r#"{{"type":"error","request_id":"{refused}","data":{{"code":"AI_BUSY","message":"busy"}}}}"#
+            )),
+            NOW,
+        );
+        assert_eq!(turn_views(&busy), [(false, false, false)]);
+        let (_, next) = machine.take_turn(vec![], NOW).expect("turn");
+        assert_eq!(
+            turn_views(&next),
+            [(true, false, false)],
+            "the next turn is not stopping"
+        );
     }
 
     #[test]

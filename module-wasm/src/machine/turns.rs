@@ -139,6 +139,11 @@ impl Machine {
     /// its end (the JS module only renders it).
     pub(super) fn show_turn(&mut self, commands: &mut Vec<Command>) {
         let busy = !self.awaiting_turns.is_empty() || !self.open_turns.is_empty();
+        // A stop concerns only turns still followed (one refused, or never received, is
+        // not stopping any more).
+        let (open, awaiting) = (&self.open_turns, &self.awaiting_turns);
+        self.stopping
+            .retain(|id| open.contains(id) || awaiting.contains_key(id));
         let view = TurnView {
             busy,
             stopping: busy && !self.stopping.is_empty(),
