@@ -9,13 +9,13 @@
 //! The provider is a local OpenAI-compatible endpoint that holds its answer open.
 
 use gold_box_e2e::fake_ai::{FakeAi, answer, hold};
+use gold_box_e2e::page::{self, TURN_TIMEOUT, UI_TIMEOUT};
 use gold_box_e2e::proxy::TcpProxy;
+use gold_box_e2e::server::TEST_TOKEN;
 use gold_box_e2e::server::TestServer;
 use gold_box_e2e::site::ShimSite;
-use std::time::Duration;
-use gold_box_e2e::page::{self, TURN_TIMEOUT, UI_TIMEOUT};
-use gold_box_e2e::server::TEST_TOKEN;
 use gold_box_e2e::{E2e, FoundryVersion, TestResult, ensure};
+use std::time::Duration;
 
 /// The button's accessible name and pressed state.
 async fn aria(env: &E2e) -> TestResult<(String, Option<String>)> {
@@ -157,7 +157,10 @@ async fn a_stalled_turn_offers_retry(env: &E2e, version: FoundryVersion) -> Test
     env.assert_no_page_errors().await
 }
 
-async fn a_reload_mid_turn_shows_the_running_turn(env: &E2e, version: FoundryVersion) -> TestResult {
+async fn a_reload_mid_turn_shows_the_running_turn(
+    env: &E2e,
+    version: FoundryVersion,
+) -> TestResult {
     env.open_foundry(version, TEST_TOKEN).await?;
     env.wait_until_ready(page::CONNECT_TIMEOUT).await?;
     env.post_chat_as("Aria", "Tell us of the old king.").await?;
@@ -213,7 +216,10 @@ async fn an_unreachable_server_ends_the_turn_at_its_bound(
         )
         .await
         .map_err(|e| format!("the turn was shown running past its bound: {e}"))?;
-    let notices = env.browser.eval("return window.__shim.notifications;").await?;
+    let notices = env
+        .browser
+        .eval("return window.__shim.notifications;")
+        .await?;
     ensure(
         notices.as_array().is_some_and(|all| {
             all.iter().any(|n| {
@@ -225,9 +231,10 @@ async fn an_unreachable_server_ends_the_turn_at_its_bound(
         || format!("no notice says why the turn ended: {notices}"),
     )?;
     let shown = env.button().await?;
-    ensure(shown["state"] != "thinking" && shown["state"] != "stopping", || {
-        format!("the button still shows a turn: {shown}")
-    })?;
+    ensure(
+        shown["state"] != "thinking" && shown["state"] != "stopping",
+        || format!("the button still shows a turn: {shown}"),
+    )?;
     env.browser
         .screenshot(&format!("turn-bound-passed-{}", version.tag()))
         .await?;
@@ -238,7 +245,11 @@ async fn an_unreachable_server_ends_the_turn_at_its_bound(
 
 async fn run_reload(version: FoundryVersion) -> TestResult {
     let ai = FakeAi::start(vec![hold()]).await?;
-    let env = E2e::start_with(&format!("reload_mid_turn_{}", version.tag()), &ai.server_args()).await?;
+    let env = E2e::start_with(
+        &format!("reload_mid_turn_{}", version.tag()),
+        &ai.server_args(),
+    )
+    .await?;
     let outcome = a_reload_mid_turn_shows_the_running_turn(&env, version).await;
     env.finish(outcome).await
 }
@@ -250,14 +261,25 @@ async fn run_bound(version: FoundryVersion) -> TestResult {
     let public_url = proxy.url();
     let mut args: Vec<String> = ai.server_args();
     args.extend(
-        ["--public-url", public_url.as_str(), "--ai-max-turn-ms", "3000"]
-            .iter()
-            .map(|s| (*s).to_owned()),
+        [
+            "--public-url",
+            public_url.as_str(),
+            "--ai-max-turn-ms",
+            "3000",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned()),
     );
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let server = TestServer::start_with(&site.origin(), &args).await?;
     proxy.set_target(server.addr());
-    let env = E2e::assemble(&format!("turn_bound_{}", version.tag()), site, server, Some(proxy)).await?;
+    let env = E2e::assemble(
+        &format!("turn_bound_{}", version.tag()),
+        site,
+        server,
+        Some(proxy),
+    )
+    .await?;
     let outcome = an_unreachable_server_ends_the_turn_at_its_bound(&env, version).await;
     env.finish(outcome).await
 }
