@@ -1,5 +1,8 @@
 // The Take AI Turn button: a single element whose label, title, state class and
 // settings-pending indicator follow the core's events (`state`, `turn`, `settings_pending`).
+// While a turn runs it is the Stop button (its click stops the turn; `aria-pressed` is true
+// once a stop is asked, until the turn's end); after a failed turn it offers Retry; its
+// title carries the session's token total (and estimated cost) once the server reported it.
 // The same element is re-used whenever Foundry re-renders or moves the chat input, so what it
 // shows survives the move. The indicator is the class `settings-pending` and exactly one
 // `span.settings-pending-indicator`; the label lives in its own span beside it.
@@ -11,6 +14,7 @@ const VISUAL_STATES = {
   connecting: "Connecting",
   ready: "Ready",
   thinking: "Thinking",
+  stopping: "Stopping",
   "auth-failed": "AuthFailed",
 };
 
@@ -33,6 +37,10 @@ export class AiTurnButton {
   #label = null;
   #connection = "idle";
   #thinking = false;
+  #stopping = false;
+  #retry = false;
+  /** @type {{prompt_tokens: number, completion_tokens: number, estimated_cost?: number}|null} */
+  #sessionUsage = null;
   #settingsPending = false;
   #onClick;
 
@@ -57,9 +65,14 @@ export class AiTurnButton {
     return this.#thinking;
   }
 
+  /** Whether a click now stops the running turn rather than taking one. */
+  get stops() {
+    return this.#thinking;
+  }
+
   /** @returns {string} one of the keys of VISUAL_STATES */
   get visualState() {
-    if (this.#thinking) return "thinking";
+    if (this.#thinking) return this.#stopping ? "stopping" : "thinking";
     switch (this.#connection) {
       case "connected": return "ready";
       case "connecting": case "reconnecting": return "connecting";
@@ -77,6 +90,24 @@ export class AiTurnButton {
   /** @param {boolean} thinking whether an AI turn is running */
   setThinking(thinking) {
     this.#thinking = thinking;
+    this.#render();
+  }
+
+  /**
+   * The core's `turn` event.
+   * @param {{busy: boolean, stopping?: boolean, retry?: boolean, session_usage?: object}} turn
+   */
+  setTurn({ busy, stopping, retry, session_usage: sessionUsage }) {
+    this.#thinking = Boolean(busy);
+    this.#stopping = Boolean(stopping);
+    this.#retry = Boolean(retry);
+    if (sessionUsage) this.#sessionUsage = sessionUsage;
+    this.#render();
+  }
+
+  /** @param {object} usage the session's usage from the core's `usage` event */
+  setSessionUsage(usage) {
+    if (usage) this.#sessionUsage = usage;
     this.#render();
   }
 
@@ -134,18 +165,44 @@ export class AiTurnButton {
     }
     button.classList.add(`${STATE_CLASS_PREFIX}${state}`);
     button.dataset.state = state;
-    this.#label.textContent = game.i18n.localize(`GOLD_BOX.Button.Label.${suffix}`);
-    const titleKey = state === "disconnected" ? (TITLE_OVERRIDES[this.#connection] ?? suffix) : suffix;
-    const title = game.i18n.localize(`GOLD_BOX.Button.Title.${titleKey}`);
+    const retry = state === "ready" && this.#retry;
+    button.dataset.retry = String(retry);
+    const labelKey = retry ? "Retry" : suffix;
+    const label = game.i18n.localize(`GOLD_BOX.Button.Label.${labelKey}`);
+    this.#label.textContent = label;
+    const titleKey = state === "disconnected" ? (TITLE_OVERRIDES[this.#connection] ?? labelKey) : labelKey;
+    let title = game.i18n.localize(`GOLD_BOX.Button.Title.${titleKey}`);
+    const usage = this.#usageText();
+    if (usage) title = `${title} ${usage}`;
     button.title = this.#settingsPending
       ? game.i18n.format("GOLD_BOX.Button.TitleWithPending", {
         title,
         pending: game.i18n.localize("GOLD_BOX.Indicator.SettingsPending"),
       })
       : title;
-    button.disabled = state !== "ready";
+    // Ready takes a turn; a running turn can be stopped (again: a second stop is harmless).
+    button.disabled = state !== "ready" && state !== "thinking" && state !== "stopping";
     button.setAttribute("aria-busy", String(this.#thinking));
+    button.setAttribute("aria-label", label);
+    if (this.#thinking) button.setAttribute("aria-pressed", String(this.#stopping));
+    else button.removeAttribute("aria-pressed");
+    button.classList.toggle("gold-box-retry", retry);
     this.#renderIndicator(button);
+  }
+
+  /** The session's tokens (and estimated cost) for the title, once known. */
+  #usageText() {
+    const usage = this.#sessionUsage;
+    if (!usage) return "";
+    const tokens = Number(usage.prompt_tokens ?? 0) + Number(usage.completion_tokens ?? 0);
+    const data = {
+      tokens: tokens.toLocaleString(),
+      prompt: Number(usage.prompt_tokens ?? 0).toLocaleString(),
+      completion: Number(usage.completion_tokens ?? 0).toLocaleString(),
+      cost: formatCost(usage.estimated_cost),
+    };
+    const key = usage.estimated_cost == null ? "GOLD_BOX.Usage.Session" : "GOLD_BOX.Usage.SessionWithCost";
+    return game.i18n.format(key, data);
   }
 
   /** The settings-pending class and exactly one indicator while pending; none otherwise. */
@@ -165,4 +222,11 @@ export class AiTurnButton {
     dot.setAttribute("aria-label", label);
     dot.setAttribute("role", "status");
   }
+}
+
+/** An estimated cost with as many decimals as a small amount needs (at most 6). */
+export function formatCost(cost) {
+  const value = Number(cost ?? 0);
+  if (!Number.isFinite(value)) return "";
+  return value >= 1 ? value.toFixed(2) : value.toPrecision(2).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
 }

@@ -3,10 +3,13 @@
 // The core decides what happens (it keeps the turn bookkeeping and emits one `turn` state);
 // this file only shows it.
 import { postAiMessage } from "./ai-messages.js";
+import { recordTurnUsage } from "./usage-footer.js";
 
 export class CoreEventHandler {
   #button;
   #authFailureShown = false;
+  /** Per turn, the promise of its last message being posted (so usage lands after it). */
+  #posting = new Map();
 
   /** @param {import("./button.js").AiTurnButton} button */
   constructor(button) {
@@ -21,7 +24,8 @@ export class CoreEventHandler {
       case "turn_complete": return this.#onTurnComplete(event);
       case "error": return this.#onError(event);
       case "settings_pending": return this.#button.setSettingsPending(Boolean(event.pending));
-      case "turn": return this.#button.setThinking(Boolean(event.busy));
+      case "turn": return this.#button.setTurn(event);
+      case "usage": return this.#onUsage(event);
       case "turn_started": return undefined; // the `turn` state already shows it
       default: console.debug("Gold Box | ignored core event", event);
     }
@@ -45,10 +49,22 @@ export class CoreEventHandler {
   }
 
   #onChatResponse(event) {
-    postAiMessage(event).catch((err) => {
+    const posted = postAiMessage(event).catch((err) => {
       console.error("Gold Box | could not post the AI's message", err);
       ui.notifications?.error(game.i18n.localize("GOLD_BOX.Errors.PostMessage"));
     });
+    const id = String(event?.request_id ?? "");
+    this.#posting.set(id, Promise.all([this.#posting.get(id), posted]));
+  }
+
+  #onUsage({ request_id: requestId, usage, session_usage: sessionUsage }) {
+    this.#button.setSessionUsage(sessionUsage);
+    const id = String(requestId ?? "");
+    const posted = this.#posting.get(id) ?? Promise.resolve();
+    this.#posting.delete(id);
+    posted
+      .then(() => recordTurnUsage(id, usage))
+      .catch((err) => console.warn("Gold Box | could not note the turn's usage", err));
   }
 
   #onTurnComplete({ status, error }) {
@@ -56,6 +72,8 @@ export class CoreEventHandler {
       ui.notifications?.error(game.i18n.format("GOLD_BOX.Errors.TurnFailed", { error: String(error ?? "") }));
     } else if (status === "timeout") {
       ui.notifications?.warn(game.i18n.localize("GOLD_BOX.Errors.TurnTimeout"));
+    } else if (status === "cancelled") {
+      ui.notifications?.info(game.i18n.localize("GOLD_BOX.Errors.TurnCancelled"));
     }
   }
 

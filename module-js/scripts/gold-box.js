@@ -11,6 +11,7 @@ import { CoreEventHandler } from "./core-events.js";
 import { createHostBridge } from "./host-bridge.js";
 import { getSetting, registerSettings, syncedSettings } from "./settings.js";
 import { privateContextAllowed } from "./visibility.js";
+import { registerUsageFooter } from "./usage-footer.js";
 import { loadGoldBoxCore } from "./wasm-loader.js";
 
 /** @type {object|null} the running GoldBoxCore */
@@ -19,7 +20,13 @@ let core = null;
 let wasmLoad = null;
 
 const isGM = () => game.user?.isGM === true;
-const button = new AiTurnButton({ onClick: () => { takeAiTurn().catch(() => {}); } });
+const button = new AiTurnButton({
+  onClick: () => {
+    // While a turn runs the button is Stop; otherwise it takes (or retries) a turn.
+    if (button.stops) core?.cancelTurn();
+    else takeAiTurn().catch(() => {});
+  },
+});
 const events = new CoreEventHandler(button);
 
 /** Start loading the wasm once; the promise never rejects. */
@@ -78,6 +85,7 @@ async function startCore() {
     state: () => core.state(),
     clientId: () => core.clientId(),
     takeAiTurn,
+    cancelTurn: () => core.cancelTurn(),
   };
   const module = game.modules.get(MODULE_ID);
   if (module) module.api = api;
@@ -109,6 +117,7 @@ Hooks.once("setup", () => {
 });
 
 registerChatPlacement(button, isGM);
+registerUsageFooter();
 
 Hooks.once("ready", async () => {
   if (!isGM()) return;

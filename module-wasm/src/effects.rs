@@ -30,6 +30,8 @@ pub enum TimerKind {
     RollDeadline(String),
     /// The bound on waiting for the server's answer to one turn's `chat_request`.
     TurnAnswer(String),
+    /// The moment a running turn can no longer be running on the server.
+    TurnBound(String),
 }
 
 /// Something that happened.
@@ -179,5 +181,20 @@ pub enum CoreEvent {
     /// the JS module renders the button from it. Emitted on every change.
     Turn {
         busy: bool,
+        /// A stop was asked and the turn's end has not come yet.
+        stopping: bool,
+        /// The last turn failed or timed out: the button offers Retry.
+        retry: bool,
+        /// Tokens (and estimated cost) spent since the server started, as last reported.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        session_usage: Option<gold_box_protocol::TokenUsage>,
+    },
+    /// What a turn spent, from its `ai_turn_complete`.
+    Usage {
+        request_id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        usage: Option<gold_box_protocol::TokenUsage>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        session_usage: Option<gold_box_protocol::TokenUsage>,
     },
 }

@@ -84,6 +84,11 @@ impl<V> IdMap<V> {
         self.keys.iter().zip(&mut self.values)
     }
 
+    /// Every key, in order.
+    pub fn keys(&self) -> std::slice::Iter<'_, String> {
+        self.keys.iter()
+    }
+
     /// Every value, in key order.
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.values.iter()
@@ -147,6 +152,11 @@ impl IdSet {
 
     pub fn iter(&self) -> std::slice::Iter<'_, String> {
         self.keys.iter()
+    }
+
+    /// Keeps only the keys `keep` says yes to (order kept).
+    pub fn retain(&mut self, keep: impl FnMut(&String) -> bool) {
+        self.keys.retain(keep);
     }
 }
 

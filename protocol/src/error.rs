@@ -23,6 +23,8 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     UnsupportedMediaType,
+    /// A new turn refused because the server's AI budget (tokens or cost) is spent.
+    BudgetExceeded,
     /// A code this version does not know (sent by a newer peer).
     #[serde(other)]
     Unrecognized,
@@ -47,6 +49,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ErrorCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::BudgetExceeded => "BUDGET_EXCEEDED",
             ErrorCode::Unrecognized => "UNRECOGNIZED",
         }
     }

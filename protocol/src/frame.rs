@@ -125,6 +125,9 @@ message_enum! {
         DiceRoll(JsonValue) = "dice_roll",
         /// Context for the AI's next turn (no reply).
         CombatContext(JsonValue) = "combat_context",
+        /// Stop the AI turn this frame's `request_id` names (the `chat_request`'s id);
+        /// fast path. The turn ends with `ai_turn_complete` status `cancelled`.
+        CancelTurn(Empty) = "cancel_turn",
     }
 }
 
@@ -140,13 +143,19 @@ message_enum! {
         AiTurnStarted(Empty) = "ai_turn_started",
         ChatResponse(ChatResponse) = "chat_response",
         AiTurnComplete(AiTurnComplete) = "ai_turn_complete",
+        /// The roll request this frame's `request_id` names was withdrawn (its turn was
+        /// cancelled): do not roll it; a result sent anyway is answered `expired`.
+        RollCancelled(RollCancelled) = "roll_cancelled",
     }
 }
 
 impl ClientMessage {
     /// Whether a frame of this type is meaningless without a `request_id`.
     pub fn requires_request_id(&self) -> bool {
-        matches!(self, Self::RollResult(_) | Self::ChatRequest(_))
+        matches!(
+            self,
+            Self::RollResult(_) | Self::ChatRequest(_) | Self::CancelTurn(_)
+        )
     }
 
     fn check_ranges(&self) -> Result<(), FrameError> {
@@ -179,6 +188,7 @@ impl ServerMessage {
                 | Self::AiTurnStarted(_)
                 | Self::ChatResponse(_)
                 | Self::AiTurnComplete(_)
+                | Self::RollCancelled(_)
         )
     }
 

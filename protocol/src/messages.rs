@@ -106,6 +106,46 @@ pub struct Connected {
     /// The answer to `connect.resume`; absent when the client did not ask to resume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<Resumed>,
+    /// The longest the server runs one AI turn (`--ai-max-turn-ms`): a client that has
+    /// heard nothing of a turn for longer knows it is over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_turn_ms: Option<u64>,
+    /// This client's latest AI turn as the server knows it; absent when it knows none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn: Option<TurnFate>,
+}
+
+/// `connected.turn`: what became of a client's latest turn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnFate {
+    /// The `chat_request`'s id.
+    pub request_id: String,
+    pub status: TurnFateStatus,
+    /// For a running turn: how long it has run, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elapsed_ms: Option<u64>,
+}
+
+/// A turn's state in `connected.turn`: running, or how it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnFateStatus {
+    Running,
+    Completed,
+    Failed,
+    Timeout,
+    Cancelled,
+}
+
+impl From<TurnStatus> for TurnFateStatus {
+    fn from(status: TurnStatus) -> Self {
+        match status {
+            TurnStatus::Completed => TurnFateStatus::Completed,
+            TurnStatus::Failed => TurnFateStatus::Failed,
+            TurnStatus::Timeout => TurnFateStatus::Timeout,
+            TurnStatus::Cancelled => TurnFateStatus::Cancelled,
+        }
+    }
 }
 
 /// `settings_sync`: the Gold Box settings as they are now, with a revision that grows.
@@ -287,14 +327,41 @@ pub enum TurnStatus {
     Completed,
     Failed,
     Timeout,
+    /// The client stopped the turn (`cancel_turn`).
+    Cancelled,
 }
 
 /// `ai_turn_complete`: the end of an AI turn.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AiTurnComplete {
     pub status: TurnStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub iterations: u32,
     pub duration_ms: u64,
+    /// The tokens this turn used (and their estimated cost, when the server has
+    /// prices); absent from servers that do not count them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<TokenUsage>,
+    /// The same, summed over every turn since the server started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_usage: Option<TokenUsage>,
+}
+
+/// Tokens the provider counted, and what they cost by the server's configured prices.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct TokenUsage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// In the unit of the configured prices (per million tokens); absent when no price
+    /// is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_cost: Option<f64>,
+}
+
+/// `roll_cancelled`: a roll request withdrawn before its result came.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollCancelled {
+    /// Why, for logs and the GM ("the AI turn turn-1 was stopped").
+    pub reason: String,
 }

@@ -75,6 +75,26 @@ pub struct AiProcessingMetrics {
     pub busy_rejections: u64,
     /// Over every finished turn.
     pub average_processing_time_ms: f64,
+    /// Turns the GM stopped (`cancel_turn`).
+    #[serde(default)]
+    pub cancelled_requests: u64,
+    /// Turns refused because the budget was spent.
+    #[serde(default)]
+    pub budget_rejections: u64,
+    /// Tokens spent since the server started, as the provider counted them.
+    #[serde(default)]
+    pub usage: AiUsageMetrics,
+}
+
+/// Tokens spent since the server started, and their estimated cost when priced.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AiUsageMetrics {
+    /// `offline` or `openai`.
+    pub provider: String,
+    pub model: String,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub estimated_cost: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -62,6 +62,29 @@ fn connected_example(resume: Option<Resumed>) -> ServerFrame {
         roll_timeout_ms: 30_000,
         instance: Some("5f0c2a9e".into()),
         resume,
+        max_turn_ms: None,
+        turn: None,
+    }))
+}
+
+fn connected_with_turn() -> ServerFrame {
+    ServerFrame::new(ServerMessage::Connected(Connected {
+        client_id: "gb-u1-k3x9".into(),
+        server_version: "0.1.0".into(),
+        protocol: 1,
+        heartbeat_ms: 15_000,
+        roll_timeout_ms: 30_000,
+        instance: Some("5f0c2a9e".into()),
+        resume: Some(Resumed {
+            replayed: 0,
+            missed: 0,
+        }),
+        max_turn_ms: Some(120_000),
+        turn: Some(TurnFate {
+            request_id: "turn-6".into(),
+            status: TurnFateStatus::Running,
+            elapsed_ms: Some(4_200),
+        }),
     }))
 }
 
@@ -175,6 +198,10 @@ fn client_examples() -> Vec<(&'static str, ClientFrame)> {
                 )]),
             ))),
         ),
+        (
+            r#"{"type":"cancel_turn","request_id":"turn-6","data":{}}"#,
+            ClientFrame::new(ClientMessage::CancelTurn(Empty {})).with_request_id("turn-6"),
+        ),
     ]
 }
 
@@ -257,6 +284,8 @@ fn server_examples() -> Vec<(&'static str, ServerFrame)> {
                 error: None,
                 iterations: 2,
                 duration_ms: 812,
+                usage: None,
+                session_usage: None,
             }))
             .with_request_id("turn-1"),
         ),
@@ -267,6 +296,8 @@ fn server_examples() -> Vec<(&'static str, ServerFrame)> {
                 error: Some("no roll result for roll-12 within 30000 ms".into()),
                 iterations: 1,
                 duration_ms: 30_004,
+                usage: None,
+                session_usage: None,
             }))
             .with_request_id("turn-3"),
         ),
@@ -291,6 +322,66 @@ fn server_examples() -> Vec<(&'static str, ServerFrame)> {
             }))
             .with_request_id("turn-5")
             .with_seq(43),
+        ),
+        (
+            r#"{"type":"ai_turn_complete","request_id":"turn-6","data":{"status":"cancelled","error":"stopped by the GM","iterations":1,"duration_ms":140}}"#,
+            ServerFrame::new(ServerMessage::AiTurnComplete(AiTurnComplete {
+                status: TurnStatus::Cancelled,
+                error: Some("stopped by the GM".into()),
+                iterations: 1,
+                duration_ms: 140,
+                usage: None,
+                session_usage: None,
+            }))
+            .with_request_id("turn-6"),
+        ),
+        (
+            r#"{"type":"ai_turn_complete","request_id":"turn-7","data":{"status":"completed","iterations":2,"duration_ms":812,"usage":{"prompt_tokens":220,"completion_tokens":30,"estimated_cost":0.0025},"session_usage":{"prompt_tokens":5400,"completion_tokens":610}}}"#,
+            ServerFrame::new(ServerMessage::AiTurnComplete(AiTurnComplete {
+                status: TurnStatus::Completed,
+                error: None,
+                iterations: 2,
+                duration_ms: 812,
+                usage: Some(TokenUsage {
+                    prompt_tokens: 220,
+                    completion_tokens: 30,
+                    estimated_cost: Some(0.0025),
+                }),
+                session_usage: Some(TokenUsage {
+                    prompt_tokens: 5400,
+                    completion_tokens: 610,
+                    estimated_cost: None,
+                }),
+            }))
+            .with_request_id("turn-7"),
+        ),
+        (
+            r#"{"type":"connected","data":{"client_id":"gb-u1-k3x9","server_version":"0.1.0","protocol":1,"heartbeat_ms":15000,"roll_timeout_ms":30000,"instance":"5f0c2a9e","resume":{"replayed":0,"missed":0},"max_turn_ms":120000,"turn":{"request_id":"turn-6","status":"running","elapsed_ms":4200}}}"#,
+            connected_with_turn(),
+        ),
+        (
+            r#"{"type":"roll_cancelled","request_id":"roll-7","data":{"reason":"the AI turn turn-6 was stopped"}}"#,
+            ServerFrame::new(ServerMessage::RollCancelled(RollCancelled {
+                reason: "the AI turn turn-6 was stopped".into(),
+            }))
+            .with_request_id("roll-7"),
+        ),
+        (
+            r#"{"type":"error","request_id":"turn-6","data":{"code":"FORBIDDEN","message":"turn-6 is another client's turn"}}"#,
+            ServerFrame::new(ServerMessage::Error(ErrorData {
+                code: ErrorCode::Forbidden,
+                message: "turn-6 is another client's turn".into(),
+            }))
+            .with_request_id("turn-6"),
+        ),
+        (
+            r#"{"type":"error","request_id":"turn-9","seq":44,"data":{"code":"BUDGET_EXCEEDED","message":"the AI budget of 100000 tokens (--ai-budget-tokens) is spent"}}"#,
+            ServerFrame::new(ServerMessage::Error(ErrorData {
+                code: ErrorCode::BudgetExceeded,
+                message: "the AI budget of 100000 tokens (--ai-budget-tokens) is spent".into(),
+            }))
+            .with_request_id("turn-9")
+            .with_seq(44),
         ),
     ]
 }

@@ -5,11 +5,12 @@
 //! AI_BUSY immediately instead of queueing. The slot is freed when the guard drops,
 //! which covers completion, failure, timeout, panic and disconnect alike.
 
+use crate::cancel::TurnStop;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 /// The turn in progress.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct CurrentTurn {
     pub client_id: String,
     /// The `chat_request`'s request_id.
@@ -17,6 +18,8 @@ pub struct CurrentTurn {
     /// Epoch milliseconds.
     pub started_at_ms: u64,
     pub started: Instant,
+    /// Stops this turn (`cancel_turn`).
+    pub stop: Arc<TurnStop>,
 }
 
 /// The server-wide AI slot.
@@ -53,6 +56,7 @@ impl AiLock {
             request_id: request_id.to_owned(),
             started_at_ms: crate::now_ms(),
             started: Instant::now(),
+            stop: Arc::default(),
         });
         Ok(TurnGuard { lock: self.clone() })
     }
@@ -63,6 +67,17 @@ impl AiLock {
 
     pub fn current(&self) -> Option<CurrentTurn> {
         self.slot().clone()
+    }
+}
+
+impl TurnGuard {
+    /// The stop handle of the turn this guard holds the slot for.
+    pub fn stop(&self) -> Arc<TurnStop> {
+        self.lock
+            .slot()
+            .as_ref()
+            .map(|current| current.stop.clone())
+            .unwrap_or_default()
     }
 }
 

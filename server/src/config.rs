@@ -154,6 +154,9 @@ pub struct Config {
     #[command(flatten)]
     pub ai: crate::ai::AiConfig,
 
+    #[command(flatten)]
+    pub usage: crate::usage::UsageConfig,
+
     /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `gold_box_server=debug`.
     #[arg(long, env = "GOLD_BOX_LOG", default_value = "info")]
     pub log: String,
@@ -190,6 +193,7 @@ impl std::fmt::Debug for Config {
             .field("send_queue_frames", &self.send_queue_frames)
             .field("shutdown_grace_ms", &self.shutdown_grace_ms)
             .field("ai", &self.ai)
+            .field("usage", &self.usage)
             .field("log", &self.log)
             .finish()
     }

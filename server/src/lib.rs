@@ -7,6 +7,7 @@
 
 pub mod ai;
 pub mod ai_lock;
+pub mod cancel;
 pub mod clients;
 pub mod config;
 pub mod http;
@@ -16,7 +17,9 @@ pub mod module_package;
 pub mod rolls;
 pub mod secrets;
 pub mod state;
+pub mod turn_fates;
 pub mod turns;
+pub mod usage;
 pub mod ws;
 
 pub use config::Config;
@@ -183,6 +186,7 @@ pub async fn spawn(config: Config) -> Result<ServerHandle, StartError> {
     )
     .map_err(StartError::Secrets)?;
     let engine = ai::AiEngine::from_config(&config.ai).map_err(StartError::Ai)?;
+    config.usage.validate().map_err(StartError::Ai)?;
 
     let addr = SocketAddr::new(config.host, config.port);
     let listener = tokio::net::TcpListener::bind(addr)

@@ -69,6 +69,20 @@ struct TurnLabels {
     status: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TokenLabels {
+    provider: String,
+    model: String,
+    /// `prompt` or `completion`.
+    kind: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelLabels {
+    provider: String,
+    model: String,
+}
+
 /// Latencies in microseconds, over every accepted result, plus the most recent ones.
 #[derive(Debug)]
 struct LatencyStats {
@@ -118,6 +132,9 @@ pub struct Metrics {
     ai_turns: Counter,
     ai_turns_finished: Family<TurnLabels, Counter>,
     ai_busy_rejections: Counter,
+    ai_budget_rejections: Counter,
+    ai_tokens: Family<TokenLabels, Counter>,
+    ai_estimated_cost: Family<ModelLabels, Counter<f64, AtomicU64>>,
     ai_turn_seconds: Histogram,
     connect_mean: Mean,
     ai_turn_mean: Mean,
@@ -158,6 +175,9 @@ impl Metrics {
             ai_turns: Counter::default(),
             ai_turns_finished: Family::default(),
             ai_busy_rejections: Counter::default(),
+            ai_budget_rejections: Counter::default(),
+            ai_tokens: Family::default(),
+            ai_estimated_cost: Family::default(),
             ai_turn_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 16)),
             connect_mean: Mean::default(),
             ai_turn_mean: Mean::default(),
@@ -231,6 +251,21 @@ impl Metrics {
             "ai_busy_rejections",
             "chat_requests refused because a turn was running",
             m.ai_busy_rejections.clone(),
+        );
+        registry.register(
+            "ai_budget_rejections",
+            "chat_requests refused because the AI budget was spent",
+            m.ai_budget_rejections.clone(),
+        );
+        registry.register(
+            "ai_tokens",
+            "Tokens the AI provider counted, by provider, model and kind (prompt, completion)",
+            m.ai_tokens.clone(),
+        );
+        registry.register(
+            "ai_estimated_cost",
+            "Estimated cost of the AI's tokens by the configured prices, by provider and model",
+            m.ai_estimated_cost.clone(),
         );
         registry.register(
             "ai_turn_seconds",
@@ -332,11 +367,46 @@ impl Metrics {
         self.ai_busy_rejections.inc();
     }
 
+    pub fn turn_over_budget(&self) {
+        self.ai_budget_rejections.inc();
+    }
+
+    /// Counts one turn's tokens (and their estimated cost, when priced).
+    pub fn tokens_used(
+        &self,
+        provider: &str,
+        model: &str,
+        usage: crate::ai::messages::Usage,
+        cost: Option<f64>,
+    ) {
+        for (kind, tokens) in [
+            ("prompt", usage.prompt_tokens),
+            ("completion", usage.completion_tokens),
+        ] {
+            self.ai_tokens
+                .get_or_create(&TokenLabels {
+                    provider: provider.to_owned(),
+                    model: model.to_owned(),
+                    kind,
+                })
+                .inc_by(tokens);
+        }
+        if let Some(cost) = cost {
+            self.ai_estimated_cost
+                .get_or_create(&ModelLabels {
+                    provider: provider.to_owned(),
+                    model: model.to_owned(),
+                })
+                .inc_by(cost);
+        }
+    }
+
     pub fn turn_finished(&self, status: TurnStatus, duration: Duration) {
         let status = match status {
             TurnStatus::Completed => "completed",
             TurnStatus::Failed => "failed",
             TurnStatus::Timeout => "timeout",
+            TurnStatus::Cancelled => "cancelled",
         };
         self.ai_turns_finished
             .get_or_create(&TurnLabels { status })
@@ -453,6 +523,9 @@ impl Metrics {
             timeout_requests: finished("timeout"),
             busy_rejections: self.ai_busy_rejections.get(),
             average_processing_time_ms: self.ai_turn_mean.millis(),
+            cancelled_requests: finished("cancelled"),
+            budget_rejections: self.ai_budget_rejections.get(),
+            usage: gold_box_protocol::AiUsageMetrics::default(),
         }
     }
 }

@@ -35,6 +35,10 @@ pub struct AppState {
     /// Pending roll requests and their tombstones.
     pub rolls: Arc<RollRegistry>,
     pub metrics: Metrics,
+    /// Each client's latest AI turn, for `connected.turn`.
+    pub turn_fates: crate::turn_fates::TurnFates,
+    /// Tokens spent this session, their prices and the budget.
+    pub usage: crate::usage::UsageMeter,
     /// A random id of this server start (`connected.instance`, and the roll ids' prefix),
     /// so that ids from before a restart never name a request of this one.
     pub instance: String,
@@ -76,6 +80,12 @@ impl AppState {
                 &instance,
             )),
             metrics: Metrics::new(),
+            turn_fates: Default::default(),
+            usage: crate::usage::UsageMeter::new(
+                config.usage.clone(),
+                engine.provider_name(),
+                engine.model_name(),
+            ),
             shutdown,
             turn_tasks: TaskTracker::new(),
             connection_tasks: TaskTracker::new(),

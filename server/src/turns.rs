@@ -5,12 +5,14 @@
 //! A dropped socket does not end a turn: its output is kept in the client's session
 //! record (see `clients`) and an unanswered roll is sent again on reconnect. What ends it
 //! is the engine finishing (or panicking), a roll deadline, the client staying away
-//! longer than the roll timeout, overflowing kept output, or the server stopping. In
+//! longer than the roll timeout, overflowing kept output, the GM's stop (`cancel`), no
+//! progress for `--ai-stall-timeout-ms` (the stall watchdog), or the server stopping. In
 //! every case the client is told (`ai_turn_complete`), and the AI slot is freed first,
 //! so a client that asks for its next turn on hearing the end is never refused as busy.
 
-use crate::ai::{ToolFailure, ToolFailureKind, TurnOutcome, TurnRequest, TurnTools};
+use crate::ai::{ToolFailure, ToolFailureKind, TurnOutcome, TurnProgress, TurnRequest, TurnTools};
 use crate::ai_lock::{CurrentTurn, TurnGuard};
+use crate::cancel::TurnStop;
 use crate::clients::Delivery;
 use crate::rolls::RollFailure;
 use crate::state::AppState;
@@ -37,6 +39,7 @@ pub fn start(
     let guard = state.ai.try_acquire(client_id, &request_id)?;
     state.metrics.turn_started();
     state.clients.turn_started(client_id);
+    state.turn_fates.started(client_id, &request_id);
     let span = tracing::info_span!("turn", %client_id, %request_id);
     state.turn_tasks.spawn(
         run(
@@ -67,12 +70,16 @@ async fn run(
             "the turn starts with older settings than the client synced"
         );
     }
+    let stop = guard.stop();
+    let progress = TurnProgress::new();
     let tools = TableTools {
         state: state.clone(),
         client_id: client_id.clone(),
         request_id: request_id.clone(),
         overflowed: AtomicBool::new(false),
         overflow: Notify::new(),
+        stop: stop.clone(),
+        progress: progress.clone(),
     };
     tools.send(ServerMessage::AiTurnStarted(Empty {}));
     tracing::info!(messages = request.messages.len(), "AI turn started");
@@ -91,7 +98,15 @@ async fn run(
         duration_ms: millis(started.elapsed()),
     };
     let engine = AssertUnwindSafe(state.engine.run_turn(&tools, turn)).catch_unwind();
+    let stall_limit = state.config.ai.stall_timeout();
     let mut outcome = tokio::select! {
+        // The stop comes first: a roll it withdrew fails the engine's wait at the same
+        // moment, and that failure must not be taken for the turn's own end.
+        biased;
+        () = stop.requested() => TurnOutcome {
+            status: TurnStatus::Cancelled,
+            ..ended_early("stopped by the GM")
+        },
         outcome = engine => outcome.unwrap_or_else(|panic| {
             let reason = panic_message(panic.as_ref());
             tracing::error!(%reason, "the AI turn panicked");
@@ -104,22 +119,50 @@ async fn run(
             ..ended_early("the client was away longer than the roll timeout")
         },
         _ = stopping.wait_for(|stop| *stop) => ended_early("the server is shutting down"),
+        () = progress.stalled(stall_limit) => ended_early(&stalled_reason(&state, stall_limit)),
     };
     if tools.overflowed.load(Ordering::Relaxed) {
         outcome = ended_early("output queue full");
     }
     let duration = started.elapsed();
+    // Counted whatever the end: a stopped or failed turn still spent what it spent.
+    let spent = progress.usage();
+    let (usage, session_usage) = state.usage.record_turn(spent);
+    state.metrics.tokens_used(
+        state.usage.provider(),
+        state.usage.model(),
+        spent,
+        state.usage.cost(spent),
+    );
     // Free before the client hears of the end: its next chat_request must find the slot free.
     drop(guard);
+    // Recorded before the end is sent: a client that reconnects on hearing it must not
+    // be told the turn still runs.
+    state
+        .turn_fates
+        .ended(&client_id, &request_id, outcome.status);
     state.metrics.turn_finished(outcome.status, duration);
     tools.finish(AiTurnComplete {
         status: outcome.status,
         error: outcome.error.clone(),
         iterations: outcome.iterations,
         duration_ms: millis(duration),
+        usage: Some(usage),
+        session_usage: Some(session_usage),
     });
     state.clients.turn_ended(&client_id, &request_id);
     tracing::info!(status = ?outcome.status, error = ?outcome.error, iterations = outcome.iterations, "AI turn ended");
+}
+
+/// Why a stalled turn ended, in words the GM can act on.
+fn stalled_reason(state: &AppState, limit: Duration) -> String {
+    format!(
+        "the AI made no progress for {} ms (no answer from the {} provider, no tool call; \
+         --ai-stall-timeout-ms): the provider may be overloaded or unreachable; check it \
+         and retry",
+        limit.as_millis(),
+        state.engine.provider_name()
+    )
 }
 
 /// Tells the client its `chat_request` was refused, as a session frame of a turn that
@@ -158,6 +201,18 @@ pub async fn request_rolls(
     timeout: Duration,
 ) -> Result<Vec<RollOutcome>, RollFailure> {
     let ticket = state.rolls.issue(client_id, rolls.clone(), timeout);
+    send_roll_request(state, client_id, &ticket, rolls);
+    ticket.wait().await
+}
+
+/// Sends `execute_roll` for an issued request.
+fn send_roll_request(
+    state: &AppState,
+    client_id: &str,
+    ticket: &crate::rolls::RollTicket,
+    rolls: Vec<RollRequest>,
+) {
+    let timeout = ticket.timeout;
     tracing::debug!(roll_request = %ticket.request_id, rolls = rolls.len(), "asking the table to roll");
     let frame = ServerFrame::new(ServerMessage::ExecuteRoll(ExecuteRoll {
         rolls,
@@ -170,7 +225,6 @@ pub async fn request_rolls(
     if state.clients.send_live(client_id, frame).is_err() {
         tracing::debug!("no connection took the roll request; it is sent on reconnect");
     }
-    ticket.wait().await
 }
 
 /// Resolves once the client has been without a connection for `limit` in one stretch.
@@ -204,6 +258,8 @@ struct TableTools {
     request_id: String,
     overflowed: AtomicBool,
     overflow: Notify,
+    stop: Arc<TurnStop>,
+    progress: TurnProgress,
 }
 
 impl TableTools {
@@ -243,14 +299,19 @@ impl TableTools {
 
 impl TurnTools for TableTools {
     async fn roll_dice(&self, rolls: Vec<RollRequest>) -> Result<Vec<RollOutcome>, ToolFailure> {
-        request_rolls(
-            &self.state,
+        let ticket = self.state.rolls.issue(
             &self.client_id,
-            rolls,
+            rolls.clone(),
             self.state.config.roll_timeout(),
-        )
-        .await
-        .map_err(|failure| ToolFailure {
+        );
+        if !self.stop.issued(&ticket.request_id) {
+            // Stopping: never ask the table; the turn's task drops this future next.
+            drop(ticket);
+            return std::future::pending().await;
+        }
+        send_roll_request(&self.state, &self.client_id, &ticket, rolls);
+        let _waiting = self.progress.waiting_on_table();
+        ticket.wait().await.map_err(|failure| ToolFailure {
             kind: match failure {
                 RollFailure::Timeout { .. } => ToolFailureKind::Timeout,
                 RollFailure::ShuttingDown => ToolFailureKind::ShuttingDown,
@@ -261,6 +322,10 @@ impl TurnTools for TableTools {
 
     async fn post_message(&self, message: AiMessage) {
         self.send(ServerMessage::ChatResponse(ChatResponse { message }));
+    }
+
+    fn progress(&self) -> TurnProgress {
+        self.progress.clone()
     }
 }
 

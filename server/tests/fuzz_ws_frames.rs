@@ -151,6 +151,9 @@ fn expected(sent: &Sent) -> Expected {
         | ClientMessage::ChatMessage(_)
         | ClientMessage::DiceRoll(_)
         | ClientMessage::CombatContext(_) => Expected::Nothing,
+        // Stops this client's own turn if one with that id runs (its end, and any
+        // withdrawn roll, come as turn output); otherwise nothing happens.
+        ClientMessage::CancelTurn(_) => Expected::Nothing,
     }
 }
 
@@ -166,7 +169,13 @@ fn sent_frames() -> BoxedStrategy<Sent> {
 fn is_turn_output(frame: &Value) -> bool {
     matches!(
         frame["type"].as_str(),
-        Some("execute_roll" | "chat_response" | "ai_turn_complete" | "ai_turn_started")
+        Some(
+            "execute_roll"
+                | "chat_response"
+                | "ai_turn_complete"
+                | "ai_turn_started"
+                | "roll_cancelled"
+        )
     )
 }
 

@@ -88,6 +88,12 @@ impl Drop for FakeAi {
     }
 }
 
+/// A script step that never answers: the request is held open until the server drops it
+/// (a stop, the stall watchdog).
+pub fn hold() -> Value {
+    json!({"__gold_box_test_hold": true})
+}
+
 async fn chat_completions(State(shared): State<Arc<Shared>>, body: Bytes) -> axum::Json<Value> {
     let request = serde_json::from_slice(&body).unwrap_or(Value::Null);
     shared.received.lock().expect("lock").push(request);
@@ -97,6 +103,9 @@ async fn chat_completions(State(shared): State<Arc<Shared>>, body: Bytes) -> axu
         .expect("lock")
         .pop_front()
         .unwrap_or_else(|| answer("The story goes on."));
+    if reply == hold() {
+        std::future::pending::<()>().await;
+    }
     axum::Json(reply)
 }
 

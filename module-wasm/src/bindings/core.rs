@@ -185,6 +185,14 @@ impl GoldBoxCore {
         self.shared.borrow().tasks.len()
     }
 
+    /// Stops the AI turn under way (the Stop button): the server drops it and it ends
+    /// as `cancelled`. Safe at any time; a second call, or one with no turn, does nothing.
+    #[wasm_bindgen(js_name = cancelTurn)]
+    pub fn cancel_turn(&self) {
+        let commands = self.shared.borrow_mut().machine.cancel_turn(now_ms());
+        run(&self.shared, commands);
+    }
+
     /// Asks for an AI turn with `entries` (ChatEntry objects) as context. Resolves with
     /// the turn's request id when the server starts it; rejects with the reason when it
     /// cannot (not connected, the AI busy with another turn, no answer in time, the core

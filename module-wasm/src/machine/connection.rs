@@ -26,7 +26,11 @@ impl Machine {
         for request_id in self.outbox.on_connected() {
             self.deliver(&request_id, Step::SendFrame, commands);
         }
+        if let Some(max_turn_ms) = connected.max_turn_ms {
+            self.max_turn_ms = max_turn_ms;
+        }
         self.on_resumed(connected.resume, commands);
+        self.on_turn_fate(connected.turn, now_ms, commands);
     }
 
     /// An error while connecting: a refused token or protocol stops the retries.

@@ -13,6 +13,7 @@ mod connection;
 mod rolls;
 mod session;
 mod settings_sync;
+mod stop;
 #[cfg(test)]
 mod testkit;
 mod turns;
@@ -32,6 +33,7 @@ use gold_box_protocol::{
 };
 pub use session::{MISSED_OUTPUT, ResumePoint};
 use std::collections::BTreeMap;
+pub use stop::{DEFAULT_MAX_TURN_MS, TURN_BOUND_MARGIN_MS};
 pub use turns::{NOT_RECEIVED, STOPPED, TURN_ANSWER_MS};
 
 /// `n` in base 36 (digits and lower-case letters), for short ids.
@@ -68,6 +70,15 @@ pub const SERVER_RESTARTED: &str = "the server restarted during this turn";
 /// How a turn is reported whose request a server restarted before answering.
 pub const SERVER_RESTARTED_BEFORE_ANSWER: &str =
     "the server restarted before it answered this turn's request: take the turn again";
+
+/// What the button shows of the turns (see [`CoreEvent::Turn`]).
+#[derive(Debug, Clone, PartialEq)]
+struct TurnView {
+    busy: bool,
+    stopping: bool,
+    retry: bool,
+    session_usage: Option<gold_box_protocol::TokenUsage>,
+}
 
 /// What the tab's storage kept across a page reload.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -106,7 +117,15 @@ pub struct Machine {
     /// The indicator state last shown, so it is shown once per change.
     shown_pending: Option<bool>,
     /// The turn state last emitted, so it is emitted once per change.
-    shown_turn: Option<bool>,
+    shown_turn: Option<TurnView>,
+    /// Turns a stop was asked for, whose end has not come yet.
+    stopping: IdSet,
+    /// The last turn failed or timed out: offer Retry.
+    retry: bool,
+    /// The session's usage, as the last `ai_turn_complete` said.
+    session_usage: Option<gold_box_protocol::TokenUsage>,
+    /// The server's bound on a turn (`connected.max_turn_ms`).
+    max_turn_ms: u64,
     /// Turns asked for whose `ai_turn_started` (or refusal) has not come yet, with the
     /// number of the connection their `chat_request` was sent on.
     awaiting_turns: IdMap<u32>,
@@ -139,6 +158,10 @@ impl Machine {
             settled: Settled::default(),
             shown_pending: None,
             shown_turn: None,
+            stopping: IdSet::new(),
+            retry: false,
+            session_usage: None,
+            max_turn_ms: DEFAULT_MAX_TURN_MS,
             awaiting_turns: IdMap::new(),
             open_turns: IdSet::new(),
             resume: ResumePoint::default(),
@@ -330,6 +353,11 @@ impl Machine {
                 }
             }
             ServerMessage::SettingsAck(ack) => self.on_settings_ack(ack.revision, now_ms, commands),
+            ServerMessage::RollCancelled(_) => {
+                if let Some(request_id) = request_id {
+                    self.on_roll_cancelled(request_id, commands);
+                }
+            }
         }
     }
 
@@ -388,6 +416,7 @@ impl Machine {
                 self.deliver(&request_id, step, commands);
             }
             TimerKind::TurnAnswer(request_id) => self.on_turn_answer_bound(request_id, commands),
+            TimerKind::TurnBound(request_id) => self.on_turn_bound(request_id, commands),
             TimerKind::RollDeadline(request_id) => self.settle_roll(&request_id, commands),
         }
     }

@@ -53,6 +53,7 @@ impl Machine {
     ) {
         let Some(request_id) = request_id else { return };
         self.open_turns.insert(request_id.clone());
+        self.bound_turn(&request_id, commands);
         if self.awaiting_turns.remove(&request_id).is_some() {
             commands.push(Command::SettleTurn {
                 request_id: request_id.clone(),
@@ -83,6 +84,7 @@ impl Machine {
     ) {
         let Some(request_id) = request_id else { return };
         self.open_turns.remove(&request_id);
+        self.note_turn_end(&request_id, &done, commands);
         commands.push(Command::Emit(CoreEvent::TurnComplete {
             request_id,
             status: done.status,
@@ -112,6 +114,7 @@ impl Machine {
             self.client_id, self.load_tag, self.next_turn
         );
         self.next_turn += 1;
+        self.retry = false;
         let request = ChatRequest {
             messages: crate::context::fit(messages, self.context_window()),
             settings_revision: self.settings.revision(),
@@ -136,9 +139,25 @@ impl Machine {
     /// its end (the JS module only renders it).
     pub(super) fn show_turn(&mut self, commands: &mut Vec<Command>) {
         let busy = !self.awaiting_turns.is_empty() || !self.open_turns.is_empty();
-        if self.shown_turn != Some(busy) {
-            self.shown_turn = Some(busy);
-            commands.push(Command::Emit(CoreEvent::Turn { busy }));
+        // A stop concerns only turns still followed (one refused, or never received, is
+        // not stopping any more).
+        let (open, awaiting) = (&self.open_turns, &self.awaiting_turns);
+        self.stopping
+            .retain(|id| open.contains(id) || awaiting.contains_key(id));
+        let view = TurnView {
+            busy,
+            stopping: busy && !self.stopping.is_empty(),
+            retry: !busy && self.retry,
+            session_usage: self.session_usage,
+        };
+        if self.shown_turn.as_ref() != Some(&view) {
+            self.shown_turn = Some(view.clone());
+            commands.push(Command::Emit(CoreEvent::Turn {
+                busy: view.busy,
+                stopping: view.stopping,
+                retry: view.retry,
+                session_usage: view.session_usage,
+            }));
         }
     }
 

@@ -108,6 +108,18 @@ pub struct AiConfig {
     )]
     pub max_turn_ms: u64,
 
+    /// How long a turn may go without progress (no answer or streamed text from the
+    /// provider, no tool call) before it ends `failed`, in milliseconds: the stall
+    /// watchdog, so a silent provider never leaves the GM waiting for the whole turn's
+    /// time. A roll pending at the table does not count (--roll-timeout-ms bounds it).
+    #[arg(
+        long = "ai-stall-timeout-ms",
+        env = "GOLD_BOX_AI_STALL_TIMEOUT_MS",
+        default_value_t = 90_000,
+        value_parser = clap::value_parser!(u64).range(1..=crate::config::MAX_TIME_MS)
+    )]
+    pub stall_timeout_ms: u64,
+
     /// How much recent chat (and table context) the AI is given, in characters; the
     /// newest messages that fit are kept.
     #[arg(
@@ -139,6 +151,7 @@ impl Default for AiConfig {
             retry_backoff_ms: 500,
             max_iterations: 8,
             max_turn_ms: 120_000,
+            stall_timeout_ms: 90_000,
             context_budget_chars: 12_000,
             seed: None,
         }
@@ -158,6 +171,7 @@ impl fmt::Debug for AiConfig {
             .field("retry_backoff_ms", &self.retry_backoff_ms)
             .field("max_iterations", &self.max_iterations)
             .field("max_turn_ms", &self.max_turn_ms)
+            .field("stall_timeout_ms", &self.stall_timeout_ms)
             .field("context_budget_chars", &self.context_budget_chars)
             .field("seed", &self.seed)
             .finish()
@@ -207,6 +221,11 @@ impl AiConfig {
 
     pub fn max_turn(&self) -> Duration {
         Duration::from_millis(self.max_turn_ms)
+    }
+
+    /// The stall watchdog's limit.
+    pub fn stall_timeout(&self) -> Duration {
+        Duration::from_millis(self.stall_timeout_ms)
     }
 }
 

@@ -14,6 +14,7 @@
 //! - `tools`: the tools' schemas and the reading of a model's arguments;
 //! - `formula`: dice formula validation before the browser is asked;
 //! - `context`: the context budget; `prompts`: every word the AI is told;
+//! - `progress`: the per-turn record of progress (for the stall watchdog) and usage;
 //! - `rng`: the small seeded generator behind reproducible offline turns and jitter.
 
 pub mod config;
@@ -22,6 +23,7 @@ pub mod formula;
 pub mod messages;
 pub mod offline;
 pub mod openai;
+pub mod progress;
 pub mod prompts;
 pub mod provider;
 mod rng;
@@ -31,5 +33,6 @@ pub mod turn;
 pub use config::{AiConfig, ProviderKind};
 pub use messages::{AiRole, Completion, CompletionRequest, Message, ToolCall, ToolSpec};
 pub use openai::install_tls_provider;
+pub use progress::TurnProgress;
 pub use provider::{Provider, ProviderError, ProviderErrorKind};
 pub use turn::{AiEngine, ToolFailure, ToolFailureKind, TurnOutcome, TurnRequest, TurnTools};

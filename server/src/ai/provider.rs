@@ -68,6 +68,14 @@ impl Provider {
         }
     }
 
+    /// The model asked, for metrics labels: `--ai-model`, or the provider's name.
+    pub fn model(&self) -> &str {
+        match self {
+            Provider::OpenAi(openai) => openai.model(),
+            other => other.name(),
+        }
+    }
+
     /// The provider's next answer in this conversation. Cancel-safe.
     pub async fn complete(&self, request: &CompletionRequest) -> Result<Completion, ProviderError> {
         match self {

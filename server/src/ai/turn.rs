@@ -22,6 +22,7 @@ use super::config::AiConfig;
 use super::context;
 use super::messages::{AiRole, CompletionRequest, Message, TableView};
 use super::openai::install_tls_provider;
+use super::progress::TurnProgress;
 use super::prompts;
 use super::provider::Provider;
 use super::rng::entropy_seed;
@@ -52,6 +53,12 @@ pub trait TurnTools: Send + Sync {
     ) -> impl Future<Output = Result<Vec<RollOutcome>, ToolFailure>> + Send;
     /// Posts one AI message to chat (sent as a `chat_response` frame).
     fn post_message(&self, message: AiMessage) -> impl Future<Output = ()> + Send;
+    /// The turn's progress record, which the loop touches on every step and adds each
+    /// answer's usage to; the runner watches it (stall watchdog) and reads the usage
+    /// back. By default a record nobody watches.
+    fn progress(&self) -> TurnProgress {
+        TurnProgress::new()
+    }
 }
 
 /// Why a table tool failed.
@@ -109,6 +116,8 @@ impl TurnOutcome {
             error: self.error.clone(),
             iterations: self.iterations,
             duration_ms: self.duration_ms,
+            usage: None,
+            session_usage: None,
         }
     }
 }
@@ -190,6 +199,11 @@ impl AiEngine {
         self.provider.name()
     }
 
+    /// The model the provider is asked for (the provider's name for those without one).
+    pub fn model_name(&self) -> &str {
+        self.provider.model()
+    }
+
     /// Takes one turn. Never panics; cancel-safe (see the module docs).
     pub async fn run_turn(&self, tools: &impl TurnTools, request: TurnRequest) -> TurnOutcome {
         let started = Instant::now();
@@ -266,6 +280,7 @@ impl AiEngine {
             },
         };
         let mut posted = 0usize;
+        let progress = tools.progress();
 
         loop {
             if *iterations >= self.max_iterations {
@@ -276,8 +291,11 @@ impl AiEngine {
                 ));
             }
             *iterations += 1;
-            let completion = match timeout_at(deadline, self.provider.complete(&conversation)).await
-            {
+            let answer = timeout_at(deadline, self.provider.complete(&conversation)).await;
+            if let Ok(Ok(completion)) = &answer {
+                progress.add_usage(completion.usage.unwrap_or_default());
+            }
+            let completion = match answer {
                 Err(_) => return self.wall_time_exceeded(),
                 Ok(Err(error)) => {
                     let notice = AiMessage {
@@ -368,6 +386,8 @@ impl AiEngine {
                         tools::history_result(&request.messages, count, self.context_budget_chars)
                     }
                 };
+                // A tool call run (a roll resolved included) is progress.
+                progress.touch();
                 conversation.messages.push(Message::Tool {
                     tool_call_id: call.id.clone(),
                     content: result,
@@ -418,6 +438,7 @@ mod tests {
         default_total: Option<(f64, i64)>,
         rolls: Mutex<Vec<Vec<RollRequest>>>,
         posted: Mutex<Vec<AiMessage>>,
+        progress: TurnProgress,
     }
 
     fn outcome(request: &RollRequest, total: f64, face: i64) -> RollOutcome {
@@ -493,6 +514,10 @@ mod tests {
         fn post_message(&self, message: AiMessage) -> impl Future<Output = ()> + Send {
             self.posted.lock().expect("lock").push(message);
             async {}
+        }
+
+        fn progress(&self) -> TurnProgress {
+            self.progress.clone()
         }
     }
 
@@ -589,6 +614,41 @@ mod tests {
         assert_eq!(posted[0].kind, AiMessageKind::Narration);
         assert_eq!(posted[0].speaker, "Game Master");
         assert!(posted[0].content.contains("17"), "{}", posted[0].content);
+    }
+
+    #[tokio::test]
+    async fn every_answers_usage_is_summed_into_the_turns_progress() {
+        let used = |prompt, completion| {
+            Some(super::super::messages::Usage {
+                prompt_tokens: prompt,
+                completion_tokens: completion,
+            })
+        };
+        let engine = scripted(
+            vec![
+                Scripted::Answer(Completion {
+                    usage: used(100, 20),
+                    ..match call("c1", "roll_dice", r#"{"rolls":[{"formula":"1d20+5"}]}"#) {
+                        Scripted::Answer(completion) => completion,
+                        _ => unreachable!(),
+                    }
+                }),
+                Scripted::Answer(Completion {
+                    content: Some("Hit.".into()),
+                    usage: used(120, 10),
+                    ..Completion::default()
+                }),
+            ],
+            AiConfig::default(),
+        );
+        let table = Table::answering(17.0, 12);
+        let before = table.progress.last_progress();
+        let outcome = engine
+            .run_turn(&table, turn(&[("Aria", "I attack!")], "dm"))
+            .await;
+        assert_eq!(outcome.status, TurnStatus::Completed, "{outcome:?}");
+        assert_eq!(table.progress.usage(), used(220, 30).unwrap_or_default());
+        assert!(table.progress.last_progress() >= before);
     }
 
     #[tokio::test]
@@ -896,6 +956,8 @@ mod tests {
                 error: Some("late".into()),
                 iterations: 1,
                 duration_ms: 30_004,
+                usage: None,
+                session_usage: None,
             }
         );
     }

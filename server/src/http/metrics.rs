@@ -8,7 +8,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
-use gold_box_protocol::{CurrentAiRequest, MetricsSnapshot, SystemMetrics, WebsocketMetrics};
+use gold_box_protocol::{
+    AiProcessingMetrics, CurrentAiRequest, MetricsSnapshot, SystemMetrics, WebsocketMetrics,
+};
 use std::sync::Arc;
 
 pub async fn prometheus(
@@ -52,7 +54,10 @@ pub async fn json(
         websocket: WebsocketMetrics {
             connections,
             roll_results: state.metrics.roll_results(),
-            ai_processing: state.metrics.ai_processing(),
+            ai_processing: AiProcessingMetrics {
+                usage: state.usage.metrics(),
+                ..state.metrics.ai_processing()
+            },
         },
     }))
 }

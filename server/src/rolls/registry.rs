@@ -294,6 +294,13 @@ impl RollRegistry {
         }
     }
 
+    /// Withdraws a request whose turn was stopped: it is laid as expired (a result sent
+    /// later is answered `expired`, never applied) and is not sent again on reconnect.
+    /// Returns whether it was still waiting for its result.
+    pub fn withdraw(&self, request_id: &str) -> bool {
+        self.expire(request_id)
+    }
+
     /// The client's requests still waiting for a result, oldest first.
     pub fn unanswered(&self, client_id: &str) -> Vec<Unanswered> {
         let now = Instant::now();

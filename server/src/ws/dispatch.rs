@@ -1,5 +1,5 @@
 //! One function per message type. Fast-path messages (`ping`, `roll_result`,
-//! `settings_sync`, `combat_state`, `ack`) are answered here, on the reader, and never
+//! `settings_sync`, `combat_state`, `ack`, `cancel_turn`) are answered here, on the reader, and never
 //! wait on the AI; slow-path messages are handed off the reader.
 
 use super::codec::{self, Decoded};
@@ -95,6 +95,25 @@ pub fn handle(session: &Session, decoded: Decoded) {
             }
         }
         ClientMessage::ChatRequest(request) => chat_request(session, request_id, request),
+        ClientMessage::CancelTurn(Empty {}) => cancel_turn(session, request_id),
+    }
+}
+
+/// Stops the client's running turn. Idempotent: a turn that is not running (ended,
+/// never started) gets no answer; only another client's turn is refused.
+fn cancel_turn(session: &Session, request_id: Option<String>) {
+    // The protocol crate refuses a cancel_turn without request_id before it gets here.
+    let Some(request_id) = request_id else { return };
+    match crate::cancel::cancel(&session.state, &session.client_id, &request_id) {
+        crate::cancel::CancelOutcome::Forbidden => session.send_error(
+            ErrorCode::Forbidden,
+            format!("{request_id} is another client's turn"),
+            Some(request_id),
+        ),
+        crate::cancel::CancelOutcome::Stopping { .. } => {}
+        crate::cancel::CancelOutcome::NotRunning => {
+            tracing::debug!(%request_id, "cancel_turn for a turn that is not running");
+        }
     }
 }
 
@@ -161,6 +180,14 @@ fn chat_request(session: &Session, request_id: Option<String>, request: ChatRequ
         // Sent again after a cut: the turn runs (or was refused) already, and its
         // session frames continue or are replayed.
         tracing::info!(%request_id, "a chat_request already taken; not started again");
+        return;
+    }
+    // Checked only here, when a turn is asked for: a running turn always finishes.
+    if let Some(reason) = session.state.usage.budget_refusal() {
+        session.state.metrics.turn_over_budget();
+        tracing::warn!(%request_id, %reason, "a turn refused: the AI budget is spent");
+        let refusal = codec::error_frame(ErrorCode::BudgetExceeded, reason, Some(request_id));
+        crate::turns::refuse(&session.state, &session.client_id, refusal);
         return;
     }
     if let Err(current) = crate::turns::start(

@@ -137,6 +137,14 @@ pub fn connected_frame(state: &AppState, client_id: &str, resume: Option<Resumed
         roll_timeout_ms: state.config.roll_timeout_ms,
         instance: Some(state.instance.clone()),
         resume,
+        max_turn_ms: Some(state.config.ai.max_turn_ms),
+        turn: state.turn_fates.latest(client_id, |request_id| {
+            state
+                .ai
+                .current()
+                .filter(|turn| turn.request_id == request_id && turn.client_id == client_id)
+                .map(|turn| u64::try_from(turn.started.elapsed().as_millis()).unwrap_or(u64::MAX))
+        }),
     }))
     .with_timestamp(crate::now_ms())
 }

@@ -263,6 +263,7 @@ pub async fn finish_turn(ws: &mut Ws, total: f64) -> (Value, Vec<Value>) {
     }
 }
 
+pub mod held_ai;
 pub mod proxy;
 
 /// Opens a WebSocket at `url` (no `Origin`, like a native client) through a proxy in
