@@ -140,6 +140,8 @@ message_enum! {
         AiTurnStarted(Empty) = "ai_turn_started",
         ChatResponse(ChatResponse) = "chat_response",
         AiTurnComplete(AiTurnComplete) = "ai_turn_complete",
+        /// A best-effort preview of narration being written (not a session frame).
+        NarrationDelta(NarrationDelta) = "narration_delta",
     }
 }
 
@@ -179,12 +181,16 @@ impl ServerMessage {
                 | Self::AiTurnStarted(_)
                 | Self::ChatResponse(_)
                 | Self::AiTurnComplete(_)
+                | Self::NarrationDelta(_)
         )
     }
 
     fn check_ranges(&self) -> Result<(), FrameError> {
         match self {
             Self::SettingsAck(ack) => within_safe_range("settings_ack", "revision", ack.revision),
+            Self::NarrationDelta(delta) => {
+                within_safe_range("narration_delta", "offset", delta.offset)
+            }
             _ => Ok(()),
         }
     }

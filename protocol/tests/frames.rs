@@ -247,6 +247,7 @@ fn server_examples() -> Vec<(&'static str, ServerFrame)> {
                     content: "Your blade finds its mark: 17 hits.".into(),
                     kind: AiMessageKind::Narration,
                 },
+                stream: None,
             }))
             .with_request_id("turn-1"),
         ),
@@ -278,10 +279,42 @@ fn server_examples() -> Vec<(&'static str, ServerFrame)> {
                     content: "The goblin falls.".into(),
                     kind: AiMessageKind::Narration,
                 },
+                stream: None,
             }))
             .with_request_id("turn-4")
             .with_seq(42)
             .with_timestamp(1_764_216_000_000),
+        ),
+        (
+            r#"{"type":"narration_delta","request_id":"turn-6","data":{"stream":1,"offset":0,"text":"The torch gutters as "}}"#,
+            ServerFrame::new(ServerMessage::NarrationDelta(NarrationDelta {
+                stream: 1,
+                offset: 0,
+                text: "The torch gutters as ".into(),
+            }))
+            .with_request_id("turn-6"),
+        ),
+        (
+            r#"{"type":"narration_delta","request_id":"turn-6","data":{"stream":1,"offset":21,"text":"the goblin lunges."}}"#,
+            ServerFrame::new(ServerMessage::NarrationDelta(NarrationDelta {
+                stream: 1,
+                offset: 21,
+                text: "the goblin lunges.".into(),
+            }))
+            .with_request_id("turn-6"),
+        ),
+        (
+            r#"{"type":"chat_response","request_id":"turn-6","seq":44,"data":{"message":{"speaker":"Game Master","content":"The torch gutters as the goblin lunges.","kind":"narration"},"stream":1}}"#,
+            ServerFrame::new(ServerMessage::ChatResponse(ChatResponse {
+                message: AiMessage {
+                    speaker: "Game Master".into(),
+                    content: "The torch gutters as the goblin lunges.".into(),
+                    kind: AiMessageKind::Narration,
+                },
+                stream: Some(1),
+            }))
+            .with_request_id("turn-6")
+            .with_seq(44),
         ),
         (
             r#"{"type":"error","request_id":"turn-5","seq":43,"data":{"code":"AI_BUSY","message":"the AI is taking another turn (turn-4)"}}"#,

@@ -16,8 +16,8 @@ use crate::rolls::RollFailure;
 use crate::state::AppState;
 use futures_util::FutureExt;
 use gold_box_protocol::{
-    AiMessage, AiTurnComplete, ChatRequest, ChatResponse, Empty, ExecuteRoll, RollOutcome,
-    RollRequest, ServerFrame, ServerMessage, TurnStatus,
+    AiMessage, AiTurnComplete, ChatRequest, ChatResponse, Empty, ExecuteRoll, NarrationDelta,
+    RollOutcome, RollRequest, ServerFrame, ServerMessage, TurnStatus,
 };
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -260,7 +260,31 @@ impl TurnTools for TableTools {
     }
 
     async fn post_message(&self, message: AiMessage) {
-        self.send(ServerMessage::ChatResponse(ChatResponse { message }));
+        self.send(ServerMessage::ChatResponse(ChatResponse {
+            message,
+            stream: None,
+        }));
+    }
+
+    /// Best-effort: to the live socket only, never kept (the `chat_response` that ends the
+    /// stream is the session frame that carries the whole text).
+    fn narration_delta(&self, delta: NarrationDelta) {
+        let frame = self.frame(ServerMessage::NarrationDelta(delta));
+        if self
+            .state
+            .clients
+            .send_live(&self.client_id, frame)
+            .is_err()
+        {
+            tracing::trace!("a narration preview found no socket; the chat_response follows");
+        }
+    }
+
+    async fn post_streamed(&self, message: AiMessage, stream: u32) {
+        self.send(ServerMessage::ChatResponse(ChatResponse {
+            message,
+            stream: Some(stream),
+        }));
     }
 }
 

@@ -9,15 +9,20 @@
 //! - `config`: the options (`--ai-*`, `GOLD_BOX_AI_*`) and their validation;
 //! - `turn`: the bounded loop, and the [`TurnTools`] seam the server implements;
 //! - `provider`: the provider enum and its error; `offline` (embedded, no network) and
-//!   `openai` (any OpenAI-compatible chat-completions endpoint) implement it;
+//!   `openai` (any OpenAI-compatible chat-completions endpoint, streamed) implement it;
+//! - `delta`: the pieces of an answer a provider hands out while writing it (the one
+//!   place they leave a provider); `coalesce`: those pieces joined into at most one
+//!   `narration_delta` frame per interval;
 //! - `messages`: provider-neutral conversation types;
 //! - `tools`: the tools' schemas and the reading of a model's arguments;
 //! - `formula`: dice formula validation before the browser is asked;
 //! - `context`: the context budget; `prompts`: every word the AI is told;
 //! - `rng`: the small seeded generator behind reproducible offline turns and jitter.
 
+pub mod coalesce;
 pub mod config;
 pub mod context;
+pub mod delta;
 pub mod formula;
 pub mod messages;
 pub mod offline;

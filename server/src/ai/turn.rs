@@ -18,6 +18,7 @@
 //! `run_turn` holds no lock and no resource that outlives it, so dropping its future at
 //! any await (the server shutting down) is safe; nothing in it panics.
 
+use super::coalesce::Coalescer;
 use super::config::AiConfig;
 use super::context;
 use super::messages::{AiRole, CompletionRequest, Message, TableView};
@@ -27,8 +28,8 @@ use super::provider::Provider;
 use super::rng::entropy_seed;
 use super::tools::{self, ToolInvocation};
 use gold_box_protocol::{
-    AiMessage, AiMessageKind, AiTurnComplete, ChatEntry, ErrorCode, JsonValue, RollOutcome,
-    RollRequest, TurnStatus,
+    AiMessage, AiMessageKind, AiTurnComplete, ChatEntry, ErrorCode, JsonValue, NarrationDelta,
+    RollOutcome, RollRequest, TurnStatus,
 };
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -52,6 +53,17 @@ pub trait TurnTools: Send + Sync {
     ) -> impl Future<Output = Result<Vec<RollOutcome>, ToolFailure>> + Send;
     /// Posts one AI message to chat (sent as a `chat_response` frame).
     fn post_message(&self, message: AiMessage) -> impl Future<Output = ()> + Send;
+    /// A preview of narration the provider is still writing (a `narration_delta` frame,
+    /// best-effort, already coalesced). Must not wait.
+    fn narration_delta(&self, delta: NarrationDelta) {
+        let _ = delta;
+    }
+    /// Posts the narration that ends `stream`, whose text was previewed by
+    /// [`narration_delta`](TurnTools::narration_delta) (a `chat_response` naming the stream).
+    fn post_streamed(&self, message: AiMessage, stream: u32) -> impl Future<Output = ()> + Send {
+        let _ = stream;
+        self.post_message(message)
+    }
 }
 
 /// Why a table tool failed.
@@ -120,6 +132,8 @@ pub struct AiEngine {
     max_iterations: u32,
     max_turn: Duration,
     context_budget_chars: usize,
+    /// The shortest time between two `narration_delta` frames of one stream.
+    delta_interval: Duration,
     /// Turns started, so that the offline provider varies from turn to turn.
     turns: AtomicU64,
 }
@@ -181,6 +195,7 @@ impl AiEngine {
             max_iterations: config.max_iterations.max(1),
             max_turn: config.max_turn(),
             context_budget_chars: config.context_budget_chars,
+            delta_interval: Duration::from_millis(config.narration_delta_interval_ms.max(1)),
             turns: AtomicU64::new(0),
         }
     }
@@ -276,8 +291,17 @@ impl AiEngine {
                 ));
             }
             *iterations += 1;
-            let completion = match timeout_at(deadline, self.provider.complete(&conversation)).await
-            {
+            // Each provider call is one stream of previews, numbered by the iteration.
+            let stream = *iterations;
+            let coalescer = Coalescer::new(stream, self.delta_interval);
+            let answer = async {
+                tokio::select! {
+                    biased;
+                    answer = self.provider.complete(&conversation, &coalescer) => answer,
+                    never = coalescer.run(|delta| tools.narration_delta(delta)) => match never {},
+                }
+            };
+            let completion = match timeout_at(deadline, answer).await {
                 Err(_) => return self.wall_time_exceeded(),
                 Ok(Err(error)) => {
                     let notice = AiMessage {
@@ -310,10 +334,14 @@ impl AiEngine {
                             content: tools::truncate_chars(text, MAX_NARRATION_CHARS),
                             kind: AiMessageKind::Narration,
                         };
-                        if timeout_at(deadline, tools.post_message(narration))
-                            .await
-                            .is_err()
-                        {
+                        let post = async {
+                            if coalescer.saw_text() {
+                                tools.post_streamed(narration, stream).await;
+                            } else {
+                                tools.post_message(narration).await;
+                            }
+                        };
+                        if timeout_at(deadline, post).await.is_err() {
                             return self.wall_time_exceeded();
                         }
                         End::completed()

@@ -14,6 +14,7 @@
 
 mod intent;
 mod phrases;
+pub mod stream;
 
 use intent::{Plan, Weapon};
 use phrases::{Outcome, Strike};
