@@ -2,15 +2,21 @@
 // button's state, the thinking state of an AI turn, AI chat messages and notifications.
 // The core decides what happens (it keeps the turn bookkeeping and emits one `turn` state);
 // this file only shows it.
-import { postAiMessage } from "./ai-messages.js";
+import { NarrationDrafts } from "./drafts.js";
 
 export class CoreEventHandler {
   #button;
   #authFailureShown = false;
+  #drafts = new NarrationDrafts();
 
   /** @param {import("./button.js").AiTurnButton} button */
   constructor(button) {
     this.#button = button;
+  }
+
+  /** Where streamed narration is shown (review.js hands it regenerations). */
+  get drafts() {
+    return this.#drafts;
   }
 
   /** Dispatch one event object from the core. */
@@ -18,6 +24,8 @@ export class CoreEventHandler {
     switch (event?.type) {
       case "state": return this.#onState(event);
       case "chat_response": return this.#onChatResponse(event);
+      case "narration_draft": return this.#drafts.draft(event);
+      case "narration_dropped": return this.#drafts.drop(event);
       case "turn_complete": return this.#onTurnComplete(event);
       case "error": return this.#onError(event);
       case "settings_pending": return this.#button.setSettingsPending(Boolean(event.pending));
@@ -45,13 +53,15 @@ export class CoreEventHandler {
   }
 
   #onChatResponse(event) {
-    postAiMessage(event).catch((err) => {
+    this.#drafts.finish(event).catch((err) => {
       console.error("Gold Box | could not post the AI's message", err);
       ui.notifications?.error(game.i18n.localize("GOLD_BOX.Errors.PostMessage"));
     });
   }
 
-  #onTurnComplete({ status, error }) {
+  #onTurnComplete(event) {
+    this.#drafts.turnComplete(event);
+    const { status, error } = event;
     if (status === "failed") {
       ui.notifications?.error(game.i18n.format("GOLD_BOX.Errors.TurnFailed", { error: String(error ?? "") }));
     } else if (status === "timeout") {

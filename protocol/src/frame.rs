@@ -125,6 +125,10 @@ message_enum! {
         DiceRoll(JsonValue) = "dice_roll",
         /// Context for the AI's next turn (no reply).
         CombatContext(JsonValue) = "combat_context",
+        /// A turn's narration asked for again, answered like a `chat_request`.
+        NarrationRegenerate(NarrationRegenerate) = "narration_regenerate",
+        /// A turn's narration discarded under review (no reply).
+        NarrationDiscard(NarrationDiscard) = "narration_discard",
     }
 }
 
@@ -148,7 +152,10 @@ message_enum! {
 impl ClientMessage {
     /// Whether a frame of this type is meaningless without a `request_id`.
     pub fn requires_request_id(&self) -> bool {
-        matches!(self, Self::RollResult(_) | Self::ChatRequest(_))
+        matches!(
+            self,
+            Self::RollResult(_) | Self::ChatRequest(_) | Self::NarrationRegenerate(_)
+        )
     }
 
     fn check_ranges(&self) -> Result<(), FrameError> {

@@ -285,6 +285,24 @@ pub struct ChatResponse {
     pub stream: Option<u32>,
 }
 
+/// `narration_regenerate`: the GM, reviewing a turn's narration, asks for it again, with
+/// an optional note to the AI. Answered like a `chat_request` (its own `request_id`): the
+/// new narration is written from the turn's kept tool results, and no die is rolled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NarrationRegenerate {
+    /// The `request_id` of the `chat_request` whose narration is written again.
+    pub turn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// `narration_discard`: the GM discarded a turn's narration; the server forgets the
+/// turn's kept conversation (no reply).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NarrationDiscard {
+    pub turn: String,
+}
+
 /// `narration_delta`: a preview of narration the AI is still writing (best-effort: not a
 /// session frame, never kept or replayed; the `chat_response` with the same `stream` is
 /// the truth).

@@ -175,6 +175,20 @@ fn client_examples() -> Vec<(&'static str, ClientFrame)> {
                 )]),
             ))),
         ),
+        (
+            r#"{"type":"narration_regenerate","request_id":"turn-7","data":{"turn":"turn-6","note":"Shorter, and make the goblin beg."}}"#,
+            ClientFrame::new(ClientMessage::NarrationRegenerate(NarrationRegenerate {
+                turn: "turn-6".into(),
+                note: Some("Shorter, and make the goblin beg.".into()),
+            }))
+            .with_request_id("turn-7"),
+        ),
+        (
+            r#"{"type":"narration_discard","data":{"turn":"turn-6"}}"#,
+            ClientFrame::new(ClientMessage::NarrationDiscard(NarrationDiscard {
+                turn: "turn-6".into(),
+            })),
+        ),
     ]
 }
 

@@ -10,6 +10,7 @@ pub mod ai_lock;
 pub mod clients;
 pub mod config;
 pub mod http;
+pub mod kept_turns;
 pub mod link;
 pub mod metrics;
 pub mod module_package;

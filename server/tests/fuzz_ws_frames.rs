@@ -143,10 +143,15 @@ fn expected(sent: &Sent) -> Expected {
             kind: "roll_ack",
             request_id,
         },
-        ClientMessage::ChatRequest(_) => Expected::TurnOrBusy {
-            request_id: request_id.unwrap_or_default(),
-        },
+        // A regeneration runs as a turn of its own (one naming a turn never kept ends
+        // `failed`).
+        ClientMessage::ChatRequest(_) | ClientMessage::NarrationRegenerate(_) => {
+            Expected::TurnOrBusy {
+                request_id: request_id.unwrap_or_default(),
+            }
+        }
         ClientMessage::CombatState(_)
+        | ClientMessage::NarrationDiscard(_)
         | ClientMessage::Ack(_)
         | ClientMessage::ChatMessage(_)
         | ClientMessage::DiceRoll(_)
@@ -166,7 +171,13 @@ fn sent_frames() -> BoxedStrategy<Sent> {
 fn is_turn_output(frame: &Value) -> bool {
     matches!(
         frame["type"].as_str(),
-        Some("execute_roll" | "chat_response" | "ai_turn_complete" | "ai_turn_started")
+        Some(
+            "execute_roll"
+                | "chat_response"
+                | "ai_turn_complete"
+                | "ai_turn_started"
+                | "narration_delta"
+        )
     )
 }
 

@@ -10,6 +10,7 @@
 //! [`turns`] (the AI turns asked for). This file only dispatches.
 
 mod connection;
+mod drafts;
 mod rolls;
 mod session;
 mod settings_sync;
@@ -118,6 +119,8 @@ pub struct Machine {
     connection: u32,
     /// Session frames of the current connection's replay still to come.
     replay_left: Option<u64>,
+    /// The narration preview of each open turn that has one (see `drafts`).
+    drafts: BTreeMap<String, drafts::Draft>,
 }
 
 impl Machine {
@@ -143,6 +146,7 @@ impl Machine {
             resume: ResumePoint::default(),
             connection: 0,
             replay_left: None,
+            drafts: BTreeMap::new(),
         }
     }
 
@@ -329,6 +333,9 @@ impl Machine {
                 }
             }
             ServerMessage::SettingsAck(ack) => self.on_settings_ack(ack.revision, now_ms, commands),
+            ServerMessage::NarrationDelta(delta) => {
+                self.on_narration_delta(request_id, delta, commands)
+            }
         }
     }
 

@@ -13,6 +13,8 @@
 //! - `delta`: the pieces of an answer a provider hands out while writing it (the one
 //!   place they leave a provider); `coalesce`: those pieces joined into at most one
 //!   `narration_delta` frame per interval;
+//! - `regenerate`: a finished turn's narration asked for again (GM review), with its
+//!   tool results and without tools, so no dice are rolled twice;
 //! - `messages`: provider-neutral conversation types;
 //! - `tools`: the tools' schemas and the reading of a model's arguments;
 //! - `formula`: dice formula validation before the browser is asked;
@@ -29,6 +31,7 @@ pub mod offline;
 pub mod openai;
 pub mod prompts;
 pub mod provider;
+pub mod regenerate;
 mod rng;
 pub mod tools;
 pub mod turn;
@@ -37,4 +40,5 @@ pub use config::{AiConfig, ProviderKind};
 pub use messages::{AiRole, Completion, CompletionRequest, Message, ToolCall, ToolSpec};
 pub use openai::install_tls_provider;
 pub use provider::{Provider, ProviderError, ProviderErrorKind};
+pub use regenerate::KeptTurn;
 pub use turn::{AiEngine, ToolFailure, ToolFailureKind, TurnOutcome, TurnRequest, TurnTools};

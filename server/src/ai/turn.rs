@@ -25,6 +25,7 @@ use super::messages::{AiRole, CompletionRequest, Message, TableView};
 use super::openai::install_tls_provider;
 use super::prompts;
 use super::provider::Provider;
+use super::regenerate::KeptTurn;
 use super::rng::entropy_seed;
 use super::tools::{self, ToolInvocation};
 use gold_box_protocol::{
@@ -63,6 +64,11 @@ pub trait TurnTools: Send + Sync {
     fn post_streamed(&self, message: AiMessage, stream: u32) -> impl Future<Output = ()> + Send {
         let _ = stream;
         self.post_message(message)
+    }
+    /// The conversation of a turn that ends with narration, for a later regeneration of
+    /// that narration (see `regenerate`). Must not wait.
+    fn keep_turn(&self, kept: KeptTurn) {
+        let _ = kept;
     }
 }
 
@@ -128,14 +134,14 @@ impl TurnOutcome {
 /// The AI: a provider and the limits of each turn.
 #[derive(Debug)]
 pub struct AiEngine {
-    provider: Provider,
+    pub(super) provider: Provider,
     max_iterations: u32,
-    max_turn: Duration,
+    pub(super) max_turn: Duration,
     context_budget_chars: usize,
     /// The shortest time between two `narration_delta` frames of one stream.
-    delta_interval: Duration,
+    pub(super) delta_interval: Duration,
     /// Turns started, so that the offline provider varies from turn to turn.
-    turns: AtomicU64,
+    pub(super) turns: AtomicU64,
 }
 
 /// How the loop ended (before the duration is measured).
@@ -334,6 +340,11 @@ impl AiEngine {
                             content: tools::truncate_chars(text, MAX_NARRATION_CHARS),
                             kind: AiMessageKind::Narration,
                         };
+                        tools.keep_turn(KeptTurn {
+                            messages: conversation.messages.clone(),
+                            table: conversation.table.clone(),
+                            speaker,
+                        });
                         let post = async {
                             if coalescer.saw_text() {
                                 tools.post_streamed(narration, stream).await;
