@@ -117,7 +117,10 @@ async fn narration_streams_into_one_message(
         .map(|w| w["text"].as_str().unwrap_or_default().trim_end())
         .collect();
     for pair in texts.windows(2) {
-        let restarted = broken.is_some_and(|words| pair[0].contains(words) || pair[0].is_empty());
+        // A restart clears the preview (an empty write) or replaces the broken words.
+        let restarted = broken.is_some_and(|words| {
+            pair[1].is_empty() || pair[0].is_empty() || pair[0].contains(words)
+        });
         ensure(pair[1].starts_with(pair[0]) || restarted, || {
             format!("the preview did not grow in place: {texts:#?}")
         })?;
@@ -136,18 +139,20 @@ async fn narration_streams_into_one_message(
     ensure(partial >= 2, || {
         format!("fewer than two partial previews before the final text: {texts:#?}")
     })?;
-    // Throttled: the writes while streaming are at most one per DRAFT_UPDATE_MS (the final
-    // text may follow the last of them at once).
+    // Throttled: a write of the preview at most every DRAFT_UPDATE_MS, so over the span
+    // of the preview's writes (as the hooks saw them) there are at most span / interval + 2.
     let streaming_times: Vec<f64> = writes
         .iter()
         .filter(|w| w["flags"][MODULE_FLAG]["streaming"] == true)
         .filter_map(|w| w["at"].as_f64())
         .collect();
-    for pair in streaming_times.windows(2) {
-        ensure(pair[1] - pair[0] >= DRAFT_UPDATE_MS - 5.0, || {
+    if let (Some(first), Some(last)) = (streaming_times.first(), streaming_times.last()) {
+        let bound = ((last - first) / DRAFT_UPDATE_MS).floor() as usize + 2;
+        ensure(streaming_times.len() <= bound, || {
             format!(
-                "two preview writes {} ms apart: {writes:#?}",
-                pair[1] - pair[0]
+                "{} preview writes in {:.0} ms, more than one per {DRAFT_UPDATE_MS} ms: {writes:#?}",
+                streaming_times.len(),
+                last - first
             )
         })?;
     }
