@@ -21,6 +21,8 @@ export class NarrationDrafts {
   #drafts = new Map();
   /** Regenerations: their request id → the draft message their narration replaces. */
   #adopted = new Map();
+  /** Turns whose previews this page handles (until the turn completes). */
+  #seen = new Set();
 
   /** The narration of regeneration `requestId` goes into `message`. */
   adopt(requestId, message) {
@@ -30,6 +32,8 @@ export class NarrationDrafts {
   /** A `narration_draft` event: show `text`, now or at the next allowed write. */
   draft({ request_id: requestId, stream, text }) {
     const key = String(requestId ?? "");
+    const seen = this.#seen.has(key);
+    this.#seen.add(key);
     let draft = this.#drafts.get(key);
     if (draft && draft.stream !== stream) {
       this.#remove(key, draft);
@@ -39,8 +43,10 @@ export class NarrationDrafts {
       const first = String(text ?? "");
       draft = { stream, text: first, written: first, lastWrite: Date.now(), timer: null, chain: Promise.resolve(undefined) };
       this.#drafts.set(key, draft);
-      const adopted = this.#adopted.get(key);
-      draft.chain = adopted ? this.#write(adopted, first) : this.#create(key, stream, first);
+      // A regeneration writes into its draft; after a reload mid-stream, the preview the
+      // earlier page load made goes on growing.
+      const existing = this.#adopted.get(key) ?? (seen ? undefined : streamingMessage(key, stream));
+      draft.chain = existing ? this.#write(existing, first) : this.#create(key, stream, first);
       return;
     }
     draft.text = String(text ?? "");
@@ -54,6 +60,8 @@ export class NarrationDrafts {
    */
   async finish(event) {
     const key = String(event?.request_id ?? "");
+    const seen = this.#seen.has(key);
+    this.#seen.add(key);
     const draft = this.#drafts.get(key);
     const adopted = this.#adopted.get(key);
     this.#adopted.delete(key);
@@ -64,6 +72,10 @@ export class NarrationDrafts {
       return draft.chain;
     }
     if (adopted) return this.#finalize(adopted, event);
+    // A preview this page did not make (the page reloaded mid-stream, and the server
+    // replays the chat_response): the final text goes into it, not beside it.
+    const orphan = seen || event?.stream === undefined ? undefined : streamingMessage(key, event.stream);
+    if (orphan) return this.#finalize(orphan, event);
     return this.#post(event);
   }
 
@@ -81,9 +93,13 @@ export class NarrationDrafts {
     this.#remove(key, draft);
   }
 
-  /** A `turn_complete` event: a regeneration that wrote nothing gives its draft back. */
+  /**
+   * A `turn_complete` event: a regeneration that wrote nothing gives its draft back; a
+   * preview left by an earlier page load that no chat_response ended is deleted.
+   */
   turnComplete({ request_id: requestId }) {
     const key = String(requestId ?? "");
+    if (!this.#seen.delete(key)) streamingMessage(key)?.delete().catch(report);
     const adopted = this.#adopted.get(key);
     if (!adopted) return;
     this.#adopted.delete(key);
@@ -178,6 +194,14 @@ export class NarrationDrafts {
       return undefined;
     }
   }
+}
+
+/** A preview of turn `requestId` (of `stream`, when given) still streaming in chat. */
+function streamingMessage(requestId, stream) {
+  if (!requestId) return undefined;
+  return (game.messages?.contents ?? []).find((m) => m.getFlag(MODULE_ID, "streaming") === true
+    && m.getFlag(MODULE_ID, "requestId") === requestId
+    && (stream === undefined || m.getFlag(MODULE_ID, "stream") === stream));
 }
 
 function speakerOf(message) {
