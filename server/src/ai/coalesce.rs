@@ -25,14 +25,27 @@ struct Pending {
     restart: bool,
 }
 
+/// Something told of every delta as it arrives (a stall watchdog's "still alive").
+type DeltaHook = Box<dyn Fn() + Send + Sync>;
+
 /// The deltas of one stream (one provider call) of a turn.
-#[derive(Debug)]
 pub struct Coalescer {
     stream: u32,
     interval: Duration,
     pending: Mutex<Pending>,
     wake: Notify,
     saw_text: AtomicBool,
+    on_delta: Option<DeltaHook>,
+}
+
+impl std::fmt::Debug for Coalescer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Coalescer")
+            .field("stream", &self.stream)
+            .field("interval", &self.interval)
+            .field("saw_text", &self.saw_text)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Coalescer {
@@ -43,7 +56,16 @@ impl Coalescer {
             pending: Mutex::new(Pending::default()),
             wake: Notify::new(),
             saw_text: AtomicBool::new(false),
+            on_delta: None,
         }
+    }
+
+    /// The same coalescer, calling `hook` on every delta the provider hands out (text,
+    /// tool-call fragment or restart), before anything else: where a watchdog learns that
+    /// the provider is still writing.
+    pub fn on_delta(mut self, hook: impl Fn() + Send + Sync + 'static) -> Coalescer {
+        self.on_delta = Some(Box::new(hook));
+        self
     }
 
     /// Whether any text reached this stream (so the narration ending it names it).
@@ -89,6 +111,9 @@ impl Coalescer {
 
 impl DeltaSink for Coalescer {
     fn delta(&self, delta: Delta<'_>) {
+        if let Some(hook) = &self.on_delta {
+            hook();
+        }
         let Ok(mut pending) = self.pending.lock() else {
             return;
         };
@@ -208,6 +233,20 @@ mod tests {
                 (300, delta(0, "Whole narration.")),
             ]
         );
+    }
+
+    #[test]
+    fn the_delta_hook_hears_every_delta_tool_call_fragments_included() {
+        let heard = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = heard.clone();
+        let coalescer = Coalescer::new(1, Duration::from_millis(50)).on_delta(move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        coalescer.delta(Delta::Text("a"));
+        coalescer.delta(Delta::ToolCall);
+        coalescer.delta(Delta::Restart);
+        coalescer.delta(Delta::Text(""));
+        assert_eq!(heard.load(Ordering::Relaxed), 4);
     }
 
     #[tokio::test(start_paused = true)]
