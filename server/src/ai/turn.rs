@@ -7,7 +7,9 @@
 //!
 //! How a turn ends:
 //! - the provider answers without tool calls: its text is posted as `narration`,
-//!   status `completed`;
+//!   status `completed` (while the provider writes, its text goes ahead as
+//!   `narration_delta` previews, through the `Coalescer` each provider call gets; the
+//!   conversation is handed to `keep_turn` for a later regeneration);
 //! - a roll is not answered by its deadline: status `timeout`, the tool's message;
 //! - the client is gone or the server is stopping: status `failed`;
 //! - the provider fails (after its retries): an `error` chat message first, then status
