@@ -27,18 +27,30 @@ export function textToHtml(text) {
 }
 
 /**
+ * The chat content and the kind of one AI message (`{speaker, content, kind}`).
+ * @returns {{content: string, kind: string}}
+ */
+export function aiMessageContent(message) {
+  const kind = String(message?.kind ?? "narration").replace(/[^a-z_]/g, "") || "narration";
+  return {
+    content: `<div class="gold-box-message gold-box-kind-${kind}">${textToHtml(message?.content)}</div>`,
+    kind,
+  };
+}
+
+/**
  * Create the chat message for one `chat_response` event.
  * @param {{request_id: string, message: {speaker: string, content: string, kind: string}}} event
  * @returns {Promise<object|undefined>} the ChatMessage
  */
 export async function postAiMessage(event) {
   const message = event?.message ?? {};
-  const kind = String(message.kind ?? "narration").replace(/[^a-z_]/g, "") || "narration";
+  const { content, kind } = aiMessageContent(message);
   const speaker = String(message.speaker ?? "").trim() || "Gold Box";
   const ChatMessageClass = globalThis.CONFIG?.ChatMessage?.documentClass ?? globalThis.ChatMessage;
   const mode = aiMessageMode();
   return ChatMessageClass.create({
-    content: `<div class="gold-box-message gold-box-kind-${kind}">${textToHtml(message.content)}</div>`,
+    content,
     speaker: { alias: speaker },
     flags: { [MODULE_ID]: { requestId: String(event?.request_id ?? ""), kind } },
     ...visibilityData(mode),

@@ -12,3 +12,10 @@ export const ROLL_SPEAKER_ALIAS = "Gold Box";
 
 /** Longest wait for a Dice So Nice animation before the roll result is reported anyway. */
 export const DICE_SO_NICE_TIMEOUT_MS = 3000;
+
+/**
+ * Shortest time between two writes of a streaming narration's chat message: each write is a
+ * database update broadcast to every client, so a preview is updated a few times a second,
+ * however fast the server's `narration_delta` frames come.
+ */
+export const DRAFT_UPDATE_MS = 300;

@@ -2,7 +2,7 @@
 // button's state, the thinking state of an AI turn, AI chat messages and notifications.
 // The core decides what happens (it keeps the turn bookkeeping and emits one `turn` state);
 // this file only shows it.
-import { postAiMessage } from "./ai-messages.js";
+import { NarrationDrafts } from "./drafts.js";
 import { recordTurnUsage } from "./usage-footer.js";
 
 export class CoreEventHandler {
@@ -10,10 +10,16 @@ export class CoreEventHandler {
   #authFailureShown = false;
   /** Per turn, the promise of its last message being posted (so usage lands after it). */
   #posting = new Map();
+  #drafts = new NarrationDrafts();
 
   /** @param {import("./button.js").AiTurnButton} button */
   constructor(button) {
     this.#button = button;
+  }
+
+  /** Where streamed narration is shown (review.js hands it regenerations). */
+  get drafts() {
+    return this.#drafts;
   }
 
   /** Dispatch one event object from the core. */
@@ -21,6 +27,8 @@ export class CoreEventHandler {
     switch (event?.type) {
       case "state": return this.#onState(event);
       case "chat_response": return this.#onChatResponse(event);
+      case "narration_draft": return this.#drafts.draft(event);
+      case "narration_dropped": return this.#drafts.drop(event);
       case "turn_complete": return this.#onTurnComplete(event);
       case "error": return this.#onError(event);
       case "settings_pending": return this.#button.setSettingsPending(Boolean(event.pending));
@@ -49,7 +57,7 @@ export class CoreEventHandler {
   }
 
   #onChatResponse(event) {
-    const posted = postAiMessage(event).catch((err) => {
+    const posted = this.#drafts.finish(event).catch((err) => {
       console.error("Gold Box | could not post the AI's message", err);
       ui.notifications?.error(game.i18n.localize("GOLD_BOX.Errors.PostMessage"));
     });
@@ -67,7 +75,9 @@ export class CoreEventHandler {
       .catch((err) => console.warn("Gold Box | could not note the turn's usage", err));
   }
 
-  #onTurnComplete({ status, error }) {
+  #onTurnComplete(event) {
+    this.#drafts.turnComplete(event);
+    const { status, error } = event;
     if (status === "failed") {
       ui.notifications?.error(game.i18n.format("GOLD_BOX.Errors.TurnFailed", { error: String(error ?? "") }));
     } else if (status === "timeout") {

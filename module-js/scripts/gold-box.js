@@ -10,6 +10,7 @@ import { MODULE_ID } from "./constants.js";
 import { CoreEventHandler } from "./core-events.js";
 import { createHostBridge } from "./host-bridge.js";
 import { getSetting, registerSettings, syncedSettings } from "./settings.js";
+import { registerReviewHooks, resumeAutoPublish } from "./review.js";
 import { privateContextAllowed } from "./visibility.js";
 import { registerUsageFooter } from "./usage-footer.js";
 import { loadGoldBoxCore } from "./wasm-loader.js";
@@ -104,6 +105,7 @@ async function startCore() {
     ui.notifications?.error(game.i18n.format("GOLD_BOX.Errors.StartFailed", { message }));
   }
   button.setConnection(core.state());
+  resumeAutoPublish();
   Hooks.callAll(`${MODULE_ID}.ready`, api);
 }
 
@@ -118,6 +120,7 @@ Hooks.once("setup", () => {
 
 registerChatPlacement(button, isGM);
 registerUsageFooter();
+registerReviewHooks(() => game.modules.get(MODULE_ID)?.api, events.drafts);
 
 Hooks.once("ready", async () => {
   if (!isGM()) return;

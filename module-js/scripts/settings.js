@@ -63,6 +63,28 @@ const SETTINGS = {
     },
     default: "public",
   },
+  narrationRelease: {
+    name: "GOLD_BOX.Settings.NarrationRelease.Name",
+    hint: "GOLD_BOX.Settings.NarrationRelease.Hint",
+    scope: "world",
+    config: true,
+    type: String,
+    choices: {
+      publish: "GOLD_BOX.Settings.NarrationRelease.Choices.publish",
+      review: "GOLD_BOX.Settings.NarrationRelease.Choices.review",
+      review_auto: "GOLD_BOX.Settings.NarrationRelease.Choices.review_auto",
+    },
+    default: "publish",
+  },
+  narrationAutoPublishSeconds: {
+    name: "GOLD_BOX.Settings.NarrationAutoPublishSeconds.Name",
+    hint: "GOLD_BOX.Settings.NarrationAutoPublishSeconds.Hint",
+    scope: "world",
+    config: true,
+    type: Number,
+    range: { min: 1, max: 600, step: 1 },
+    default: 60,
+  },
   contextIncludePrivate: {
     name: "GOLD_BOX.Settings.ContextIncludePrivate.Name",
     hint: "GOLD_BOX.Settings.ContextIncludePrivate.Hint",

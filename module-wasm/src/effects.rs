@@ -159,6 +159,21 @@ pub enum CoreEvent {
     ChatResponse {
         request_id: String,
         message: AiMessage,
+        /// The narration preview this message ends (see `machine::drafts`): the JS module
+        /// writes `message` into that preview's chat message instead of a new one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stream: Option<u32>,
+    },
+    /// The narration of a turn as streamed so far (the whole text, not the last piece).
+    NarrationDraft {
+        request_id: String,
+        stream: u32,
+        text: String,
+    },
+    /// A preview no `chat_response` ended (its text was beside a tool call): remove it.
+    NarrationDropped {
+        request_id: String,
+        stream: u32,
     },
     TurnComplete {
         request_id: String,

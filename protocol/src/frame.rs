@@ -128,6 +128,10 @@ message_enum! {
         /// Stop the AI turn this frame's `request_id` names (the `chat_request`'s id);
         /// fast path. The turn ends with `ai_turn_complete` status `cancelled`.
         CancelTurn(Empty) = "cancel_turn",
+        /// A turn's narration asked for again, answered like a `chat_request`.
+        NarrationRegenerate(NarrationRegenerate) = "narration_regenerate",
+        /// A turn's narration discarded under review (no reply).
+        NarrationDiscard(NarrationDiscard) = "narration_discard",
     }
 }
 
@@ -146,6 +150,8 @@ message_enum! {
         /// The roll request this frame's `request_id` names was withdrawn (its turn was
         /// cancelled): do not roll it; a result sent anyway is answered `expired`.
         RollCancelled(RollCancelled) = "roll_cancelled",
+        /// A best-effort preview of narration being written (not a session frame).
+        NarrationDelta(NarrationDelta) = "narration_delta",
     }
 }
 
@@ -154,7 +160,10 @@ impl ClientMessage {
     pub fn requires_request_id(&self) -> bool {
         matches!(
             self,
-            Self::RollResult(_) | Self::ChatRequest(_) | Self::CancelTurn(_)
+            Self::RollResult(_)
+                | Self::ChatRequest(_)
+                | Self::CancelTurn(_)
+                | Self::NarrationRegenerate(_)
         )
     }
 
@@ -189,12 +198,16 @@ impl ServerMessage {
                 | Self::ChatResponse(_)
                 | Self::AiTurnComplete(_)
                 | Self::RollCancelled(_)
+                | Self::NarrationDelta(_)
         )
     }
 
     fn check_ranges(&self) -> Result<(), FrameError> {
         match self {
             Self::SettingsAck(ack) => within_safe_range("settings_ack", "revision", ack.revision),
+            Self::NarrationDelta(delta) => {
+                within_safe_range("narration_delta", "offset", delta.offset)
+            }
             _ => Ok(()),
         }
     }

@@ -318,6 +318,45 @@ pub struct AiMessage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatResponse {
     pub message: AiMessage,
+    /// The narration stream this message completes, when its text was previewed by
+    /// `narration_delta` frames with the same `stream`: the client replaces the preview
+    /// with this whole text. Absent for a message that was not streamed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<u32>,
+}
+
+/// `narration_regenerate`: the GM, reviewing a turn's narration, asks for it again, with
+/// an optional note to the AI. Answered like a `chat_request` (its own `request_id`): the
+/// new narration is written from the turn's kept tool results, and no die is rolled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NarrationRegenerate {
+    /// The `request_id` of the `chat_request` whose narration is written again.
+    pub turn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// `narration_discard`: the GM discarded a turn's narration; the server forgets the
+/// turn's kept conversation (no reply).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NarrationDiscard {
+    pub turn: String,
+}
+
+/// `narration_delta`: a preview of narration the AI is still writing (best-effort: not a
+/// session frame, never kept or replayed; the `chat_response` with the same `stream` is
+/// the truth).
+///
+/// `stream` numbers the narrations of one turn (1, 2, ...). `text` follows the first
+/// `offset` characters (Unicode scalar values) of the stream's text; `offset: 0` starts
+/// the text again (a provider's retry after a broken answer). A client appends `text`
+/// when `offset` equals the length it holds, starts again at 0, and ignores any other
+/// (a frame lost in a cut leaves a gap the `chat_response` fills).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NarrationDelta {
+    pub stream: u32,
+    pub offset: u64,
+    pub text: String,
 }
 
 /// How an AI turn ended.

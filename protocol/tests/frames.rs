@@ -202,6 +202,20 @@ fn client_examples() -> Vec<(&'static str, ClientFrame)> {
             r#"{"type":"cancel_turn","request_id":"turn-6","data":{}}"#,
             ClientFrame::new(ClientMessage::CancelTurn(Empty {})).with_request_id("turn-6"),
         ),
+        (
+            r#"{"type":"narration_regenerate","request_id":"turn-7","data":{"turn":"turn-6","note":"Shorter, and make the goblin beg."}}"#,
+            ClientFrame::new(ClientMessage::NarrationRegenerate(NarrationRegenerate {
+                turn: "turn-6".into(),
+                note: Some("Shorter, and make the goblin beg.".into()),
+            }))
+            .with_request_id("turn-7"),
+        ),
+        (
+            r#"{"type":"narration_discard","data":{"turn":"turn-6"}}"#,
+            ClientFrame::new(ClientMessage::NarrationDiscard(NarrationDiscard {
+                turn: "turn-6".into(),
+            })),
+        ),
     ]
 }
 
@@ -274,6 +288,7 @@ fn server_examples() -> Vec<(&'static str, ServerFrame)> {
                     content: "Your blade finds its mark: 17 hits.".into(),
                     kind: AiMessageKind::Narration,
                 },
+                stream: None,
             }))
             .with_request_id("turn-1"),
         ),
@@ -309,10 +324,42 @@ fn server_examples() -> Vec<(&'static str, ServerFrame)> {
                     content: "The goblin falls.".into(),
                     kind: AiMessageKind::Narration,
                 },
+                stream: None,
             }))
             .with_request_id("turn-4")
             .with_seq(42)
             .with_timestamp(1_764_216_000_000),
+        ),
+        (
+            r#"{"type":"narration_delta","request_id":"turn-6","data":{"stream":1,"offset":0,"text":"The torch gutters as "}}"#,
+            ServerFrame::new(ServerMessage::NarrationDelta(NarrationDelta {
+                stream: 1,
+                offset: 0,
+                text: "The torch gutters as ".into(),
+            }))
+            .with_request_id("turn-6"),
+        ),
+        (
+            r#"{"type":"narration_delta","request_id":"turn-6","data":{"stream":1,"offset":21,"text":"the goblin lunges."}}"#,
+            ServerFrame::new(ServerMessage::NarrationDelta(NarrationDelta {
+                stream: 1,
+                offset: 21,
+                text: "the goblin lunges.".into(),
+            }))
+            .with_request_id("turn-6"),
+        ),
+        (
+            r#"{"type":"chat_response","request_id":"turn-6","seq":44,"data":{"message":{"speaker":"Game Master","content":"The torch gutters as the goblin lunges.","kind":"narration"},"stream":1}}"#,
+            ServerFrame::new(ServerMessage::ChatResponse(ChatResponse {
+                message: AiMessage {
+                    speaker: "Game Master".into(),
+                    content: "The torch gutters as the goblin lunges.".into(),
+                    kind: AiMessageKind::Narration,
+                },
+                stream: Some(1),
+            }))
+            .with_request_id("turn-6")
+            .with_seq(44),
         ),
         (
             r#"{"type":"error","request_id":"turn-5","seq":43,"data":{"code":"AI_BUSY","message":"the AI is taking another turn (turn-4)"}}"#,

@@ -151,6 +151,17 @@ pub struct Config {
     #[arg(long, env = "GOLD_BOX_SHUTDOWN_GRACE_MS", default_value_t = 5_000, value_parser = time_ms())]
     pub shutdown_grace_ms: u64,
 
+    /// How many finished turns keep their conversation (the tool results: the dice
+    /// rolled) so that the GM can ask for their narration again without new dice; the
+    /// oldest is forgotten first.
+    #[arg(long, env = "GOLD_BOX_REGENERATE_KEEP_TURNS", default_value_t = 32)]
+    pub regenerate_keep_turns: usize,
+
+    /// How long a finished turn's conversation is kept for a regeneration of its
+    /// narration, in milliseconds (counted from its latest narration).
+    #[arg(long, env = "GOLD_BOX_REGENERATE_KEEP_MS", default_value_t = 3_600_000, value_parser = time_ms())]
+    pub regenerate_keep_ms: u64,
+
     #[command(flatten)]
     pub ai: crate::ai::AiConfig,
 
@@ -192,6 +203,8 @@ impl std::fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("send_queue_frames", &self.send_queue_frames)
             .field("shutdown_grace_ms", &self.shutdown_grace_ms)
+            .field("regenerate_keep_turns", &self.regenerate_keep_turns)
+            .field("regenerate_keep_ms", &self.regenerate_keep_ms)
             .field("ai", &self.ai)
             .field("usage", &self.usage)
             .field("log", &self.log)

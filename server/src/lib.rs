@@ -11,6 +11,7 @@ pub mod cancel;
 pub mod clients;
 pub mod config;
 pub mod http;
+pub mod kept_turns;
 pub mod link;
 pub mod metrics;
 pub mod module_package;

@@ -4,6 +4,7 @@ use crate::ai::AiEngine;
 use crate::ai_lock::AiLock;
 use crate::clients::Clients;
 use crate::config::Config;
+use crate::kept_turns::KeptTurns;
 use crate::metrics::Metrics;
 use crate::module_package::ModulePackage;
 use crate::rolls::RollRegistry;
@@ -30,6 +31,8 @@ pub struct AppState {
     /// The module to serve at `/module.json` and `/module.zip`, when it was built.
     pub module: Option<ModulePackage>,
     pub clients: Clients,
+    /// Finished turns' conversations, for regenerating a narration under review.
+    pub kept_turns: KeptTurns,
     /// One AI turn at a time, server-wide.
     pub ai: Arc<AiLock>,
     /// Pending roll requests and their tombstones.
@@ -73,6 +76,10 @@ impl AppState {
             public_url,
             module,
             clients: Clients::new(config.client_limits()),
+            kept_turns: KeptTurns::new(
+                config.regenerate_keep_turns,
+                std::time::Duration::from_millis(config.regenerate_keep_ms),
+            ),
             ai: Arc::default(),
             rolls: Arc::new(RollRegistry::new(
                 config.roll_tombstone_ttl(),

@@ -10,7 +10,9 @@
 //! every case the client is told (`ai_turn_complete`), and the AI slot is freed first,
 //! so a client that asks for its next turn on hearing the end is never refused as busy.
 
-use crate::ai::{ToolFailure, ToolFailureKind, TurnOutcome, TurnProgress, TurnRequest, TurnTools};
+use crate::ai::{
+    KeptTurn, ToolFailure, ToolFailureKind, TurnOutcome, TurnProgress, TurnRequest, TurnTools,
+};
 use crate::ai_lock::{CurrentTurn, TurnGuard};
 use crate::cancel::TurnStop;
 use crate::clients::Delivery;
@@ -18,8 +20,8 @@ use crate::rolls::RollFailure;
 use crate::state::AppState;
 use futures_util::FutureExt;
 use gold_box_protocol::{
-    AiMessage, AiTurnComplete, ChatRequest, ChatResponse, Empty, ExecuteRoll, RollOutcome,
-    RollRequest, ServerFrame, ServerMessage, TurnStatus,
+    AiMessage, AiTurnComplete, ChatRequest, ChatResponse, Empty, ExecuteRoll, NarrationDelta,
+    NarrationRegenerate, RollOutcome, RollRequest, ServerFrame, ServerMessage, TurnStatus,
 };
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -29,12 +31,30 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tracing::Instrument;
 
+/// What a turn does: answer a `chat_request`, or write a finished turn's narration again
+/// (`narration_regenerate`, see `ai::regenerate`).
+#[derive(Debug, Clone)]
+pub enum Job {
+    Turn(ChatRequest),
+    Regenerate(NarrationRegenerate),
+}
+
 /// Starts a turn for `client_id`, or returns the turn that holds the AI.
 pub fn start(
     state: &Arc<AppState>,
     client_id: &str,
     request_id: String,
     request: ChatRequest,
+) -> Result<(), CurrentTurn> {
+    start_job(state, client_id, request_id, Job::Turn(request))
+}
+
+/// Starts `job` as a turn for `client_id`, or returns the turn that holds the AI.
+pub fn start_job(
+    state: &Arc<AppState>,
+    client_id: &str,
+    request_id: String,
+    request: Job,
 ) -> Result<(), CurrentTurn> {
     let guard = state.ai.try_acquire(client_id, &request_id)?;
     state.metrics.turn_started();
@@ -59,37 +79,37 @@ async fn run(
     guard: TurnGuard,
     client_id: String,
     request_id: String,
-    request: ChatRequest,
+    job: Job,
 ) {
     let started = Instant::now();
     let settings = state.clients.settings(&client_id);
-    if settings.revision.unwrap_or(0) < request.settings_revision {
-        tracing::warn!(
-            held = ?settings.revision,
-            requested = request.settings_revision,
-            "the turn starts with older settings than the client synced"
-        );
-    }
+    let keep_as = match &job {
+        Job::Turn(request) => {
+            if settings.revision.unwrap_or(0) < request.settings_revision {
+                tracing::warn!(
+                    held = ?settings.revision,
+                    requested = request.settings_revision,
+                    "the turn starts with older settings than the client synced"
+                );
+            }
+            request_id.clone()
+        }
+        // A regeneration keeps the conversation under the turn it writes again.
+        Job::Regenerate(regenerate) => regenerate.turn.clone(),
+    };
     let stop = guard.stop();
     let progress = TurnProgress::new();
     let tools = TableTools {
         state: state.clone(),
         client_id: client_id.clone(),
         request_id: request_id.clone(),
+        keep_as,
         overflowed: AtomicBool::new(false),
         overflow: Notify::new(),
         stop: stop.clone(),
         progress: progress.clone(),
     };
     tools.send(ServerMessage::AiTurnStarted(Empty {}));
-    tracing::info!(messages = request.messages.len(), "AI turn started");
-    let turn = TurnRequest {
-        request_id: request_id.clone(),
-        client_id: client_id.clone(),
-        messages: request.messages,
-        settings: settings.values,
-        context: state.clients.context(&client_id),
-    };
     let mut stopping = state.shutdown.clone();
     let ended_early = |error: &str| TurnOutcome {
         status: TurnStatus::Failed,
@@ -97,7 +117,39 @@ async fn run(
         iterations: 0,
         duration_ms: millis(started.elapsed()),
     };
-    let engine = AssertUnwindSafe(state.engine.run_turn(&tools, turn)).catch_unwind();
+    let work = async {
+        match job {
+            Job::Turn(request) => {
+                tracing::info!(messages = request.messages.len(), "AI turn started");
+                let turn = TurnRequest {
+                    request_id: request_id.clone(),
+                    client_id: client_id.clone(),
+                    messages: request.messages,
+                    settings: settings.values,
+                    context: state.clients.context(&client_id),
+                };
+                state.engine.run_turn(&tools, turn).await
+            }
+            Job::Regenerate(regenerate) => {
+                tracing::info!(turn = %regenerate.turn, "narration regeneration started");
+                match state.kept_turns.get(&regenerate.turn) {
+                    Some(kept) => {
+                        state
+                            .engine
+                            .regenerate(&tools, kept, regenerate.note.as_deref())
+                            .await
+                    }
+                    None => ended_early(&format!(
+                        "the conversation of turn {} is not kept (discarded, older than \
+                         --regenerate-keep-ms, or beyond --regenerate-keep-turns): its \
+                         narration cannot be written again without rolling again",
+                        regenerate.turn
+                    )),
+                }
+            }
+        }
+    };
+    let engine = AssertUnwindSafe(work).catch_unwind();
     let stall_limit = state.config.ai.stall_timeout();
     let mut outcome = tokio::select! {
         // The stop comes first: a roll it withdrew fails the engine's wait at the same
@@ -256,6 +308,8 @@ struct TableTools {
     state: Arc<AppState>,
     client_id: String,
     request_id: String,
+    /// The turn a finished narration's conversation is kept under (for regeneration).
+    keep_as: String,
     overflowed: AtomicBool,
     overflow: Notify,
     stop: Arc<TurnStop>,
@@ -321,7 +375,35 @@ impl TurnTools for TableTools {
     }
 
     async fn post_message(&self, message: AiMessage) {
-        self.send(ServerMessage::ChatResponse(ChatResponse { message }));
+        self.send(ServerMessage::ChatResponse(ChatResponse {
+            message,
+            stream: None,
+        }));
+    }
+
+    /// Best-effort: to the live socket only, never kept (the `chat_response` that ends the
+    /// stream is the session frame that carries the whole text).
+    fn narration_delta(&self, delta: NarrationDelta) {
+        let frame = self.frame(ServerMessage::NarrationDelta(delta));
+        if self
+            .state
+            .clients
+            .send_live(&self.client_id, frame)
+            .is_err()
+        {
+            tracing::trace!("a narration preview found no socket; the chat_response follows");
+        }
+    }
+
+    fn keep_turn(&self, kept: KeptTurn) {
+        self.state.kept_turns.keep(&self.keep_as, kept);
+    }
+
+    async fn post_streamed(&self, message: AiMessage, stream: u32) {
+        self.send(ServerMessage::ChatResponse(ChatResponse {
+            message,
+            stream: Some(stream),
+        }));
     }
 
     fn progress(&self) -> TurnProgress {

@@ -143,10 +143,15 @@ fn expected(sent: &Sent) -> Expected {
             kind: "roll_ack",
             request_id,
         },
-        ClientMessage::ChatRequest(_) => Expected::TurnOrBusy {
-            request_id: request_id.unwrap_or_default(),
-        },
+        // A regeneration runs as a turn of its own (one naming a turn never kept ends
+        // `failed`).
+        ClientMessage::ChatRequest(_) | ClientMessage::NarrationRegenerate(_) => {
+            Expected::TurnOrBusy {
+                request_id: request_id.unwrap_or_default(),
+            }
+        }
         ClientMessage::CombatState(_)
+        | ClientMessage::NarrationDiscard(_)
         | ClientMessage::Ack(_)
         | ClientMessage::ChatMessage(_)
         | ClientMessage::DiceRoll(_)
@@ -175,6 +180,7 @@ fn is_turn_output(frame: &Value) -> bool {
                 | "ai_turn_complete"
                 | "ai_turn_started"
                 | "roll_cancelled"
+                | "narration_delta"
         )
     )
 }

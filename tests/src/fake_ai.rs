@@ -3,11 +3,18 @@
 //! server sends it. This is how a test sees, from the server's side, what the AI was given
 //! (the chat context of a `chat_request` reaches the provider in those bodies) and how it
 //! makes the AI ask for a roll with a flavor of its choosing.
+//!
+//! A request that asks for `"stream": true` (as the server always does) is answered the way
+//! OpenAI streams: `text/event-stream`, the scripted completion cut into chunks (the text a
+//! few words per chunk, each tool call's arguments in fragments under its `index`), a
+//! `finish_reason` chunk, the `usage` chunk that `stream_options.include_usage` asks for, then
+//! `data: [DONE]`. [`cut_stream`] scripts an answer whose connection breaks mid-way.
 
 use crate::TestResult;
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
@@ -18,10 +25,17 @@ use tokio::task::JoinHandle;
 /// The model name the server is configured with.
 pub const MODEL: &str = "gold-box-test-model";
 
+/// The key that marks a scripted answer as a stream that breaks off (see [`cut_stream`]).
+const CUT_MARK: &str = "gold_box_fake_cut_after";
+
 #[derive(Default)]
 struct Shared {
     script: Mutex<VecDeque<Value>>,
     received: Mutex<Vec<Value>>,
+    /// The pause before each streamed chunk, in milliseconds.
+    chunk_pause_ms: std::sync::atomic::AtomicU64,
+    /// Streams whose client went away before the end (the connection was dropped).
+    abandoned: std::sync::atomic::AtomicU64,
 }
 
 /// The running endpoint; stops when dropped.
@@ -76,6 +90,21 @@ impl FakeAi {
         .collect()
     }
 
+    /// Waits this long before each streamed chunk (0 by default), so that a stream takes
+    /// time the way a model writing does.
+    pub fn set_chunk_pause_ms(&self, pause_ms: u64) {
+        self.shared
+            .chunk_pause_ms
+            .store(pause_ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many streams lost their reader before their end.
+    pub fn abandoned_streams(&self) -> u64 {
+        self.shared
+            .abandoned
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Every request body received, oldest first.
     pub fn received(&self) -> Vec<Value> {
         self.shared.received.lock().expect("lock").clone()
@@ -94,8 +123,9 @@ pub fn hold() -> Value {
     json!({"__gold_box_test_hold": true})
 }
 
-async fn chat_completions(State(shared): State<Arc<Shared>>, body: Bytes) -> axum::Json<Value> {
-    let request = serde_json::from_slice(&body).unwrap_or(Value::Null);
+async fn chat_completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let streamed = request["stream"] == true;
     shared.received.lock().expect("lock").push(request);
     let reply = shared
         .script
@@ -106,7 +136,132 @@ async fn chat_completions(State(shared): State<Arc<Shared>>, body: Bytes) -> axu
     if reply == hold() {
         std::future::pending::<()>().await;
     }
-    axum::Json(reply)
+    if !streamed {
+        return axum::Json(reply).into_response();
+    }
+    let (events, cut) = match reply.get(CUT_MARK) {
+        Some(text) => (text_chunks(text.as_str().unwrap_or_default()), true),
+        None => (chunks(&reply), false),
+    };
+    let pause = std::time::Duration::from_millis(
+        shared
+            .chunk_pause_ms
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
+    tokio::spawn(async move {
+        for event in events {
+            tokio::time::sleep(pause).await;
+            let frame = Bytes::from(format!("data: {event}\n\n"));
+            if sender.send(Ok(frame)).await.is_err() {
+                shared
+                    .abandoned
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
+        }
+        tokio::time::sleep(pause).await;
+        let end = if cut {
+            // An error in the body makes the server drop the connection mid-answer.
+            Err(std::io::Error::other("the stream is cut"))
+        } else {
+            Ok(Bytes::from_static(b"data: [DONE]\n\n"))
+        };
+        if sender.send(end).await.is_err() {
+            shared
+                .abandoned
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    });
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/event-stream")],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// A chunk of a streamed completion, as OpenAI writes them.
+fn chunk(delta: Value, finish_reason: Option<&str>) -> String {
+    json!({
+        "id": "chatcmpl-test-stream", "object": "chat.completion.chunk", "created": 1764216000,
+        "model": MODEL,
+        "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish_reason}],
+        "usage": null
+    })
+    .to_string()
+}
+
+/// The text a few words per chunk (the spaces kept, so the chunks join to the text).
+fn text_pieces(text: &str) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    for (n, word) in text.split_inclusive(' ').enumerate() {
+        current.push_str(word);
+        if n % 2 == 1 {
+            pieces.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        pieces.push(current);
+    }
+    pieces
+}
+
+fn text_chunks(text: &str) -> Vec<String> {
+    let mut events = vec![chunk(json!({"role": "assistant", "content": ""}), None)];
+    for piece in text_pieces(text) {
+        events.push(chunk(json!({"content": piece}), None));
+    }
+    events
+}
+
+/// A scripted chat.completion as the chunks of a stream.
+fn chunks(completion: &Value) -> Vec<String> {
+    let message = &completion["choices"][0]["message"];
+    let mut events = text_chunks(message["content"].as_str().unwrap_or_default());
+    for (index, call) in message["tool_calls"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        events.push(chunk(
+            json!({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
+                   "function": {"name": call["function"]["name"], "arguments": ""}}]}),
+            None,
+        ));
+        let arguments = call["function"]["arguments"].as_str().unwrap_or_default();
+        let characters: Vec<char> = arguments.chars().collect();
+        for fragment in characters.chunks(7) {
+            let fragment: String = fragment.iter().collect();
+            events.push(chunk(
+                json!({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}),
+                None,
+            ));
+        }
+    }
+    let finish = completion["choices"][0]["finish_reason"]
+        .as_str()
+        .unwrap_or("stop");
+    events.push(chunk(json!({}), Some(finish)));
+    events.push(
+        json!({
+            "id": "chatcmpl-test-stream", "object": "chat.completion.chunk", "created": 1764216000,
+            "model": MODEL, "choices": [], "usage": completion["usage"]
+        })
+        .to_string(),
+    );
+    events
+}
+
+/// A streamed answer that sends `text_before_cut` and then breaks the connection, before
+/// any `finish_reason` or `[DONE]` (the provider must retry it).
+pub fn cut_stream(text_before_cut: &str) -> Value {
+    json!({ CUT_MARK: text_before_cut })
 }
 
 /// A chat.completion that calls one tool, as OpenAI sends it.

@@ -218,6 +218,39 @@ impl GoldBoxCore {
         run(&self.shared, commands);
         Ok(promise)
     }
+
+    /// Asks the server to write `turn`'s narration again with the GM's `note` (GM review;
+    /// no die is rolled again). Settles like `takeAiTurn`: resolves with the regeneration's
+    /// own request id when the server starts it, rejects with the reason otherwise.
+    #[wasm_bindgen(js_name = regenerateNarration)]
+    pub fn regenerate_narration(
+        &self,
+        turn: String,
+        note: Option<String>,
+    ) -> Result<js_sys::Promise, JsError> {
+        let now = now_ms();
+        let taken = self.shared.borrow_mut().machine.regenerate(turn, note, now);
+        let (request_id, commands) = match taken {
+            Ok(taken) => taken,
+            Err(message) => return Ok(js_sys::Promise::reject(&JsError::new(&message).into())),
+        };
+        let mut settle = None;
+        let promise = js_sys::Promise::new(&mut |resolve, reject| {
+            settle = Some(PendingTurn { resolve, reject });
+        });
+        if let Some(pending) = settle {
+            self.shared.borrow_mut().turns.insert(request_id, pending);
+        }
+        run(&self.shared, commands);
+        Ok(promise)
+    }
+
+    /// Tells the server the GM discarded `turn`'s narration.
+    #[wasm_bindgen(js_name = discardNarration)]
+    pub fn discard_narration(&self, turn: String) {
+        let commands = self.shared.borrow_mut().machine.discard(turn);
+        run(&self.shared, commands);
+    }
 }
 
 fn feed(shared: &Shared, input: Input) {

@@ -10,6 +10,7 @@
 //! [`turns`] (the AI turns asked for). This file only dispatches.
 
 mod connection;
+mod drafts;
 mod rolls;
 mod session;
 mod settings_sync;
@@ -138,6 +139,8 @@ pub struct Machine {
     connection: u32,
     /// Session frames of the current connection's replay still to come.
     replay_left: Option<u64>,
+    /// The narration preview of each open turn that has one (see `drafts`).
+    drafts: BTreeMap<String, drafts::Draft>,
 }
 
 impl Machine {
@@ -167,6 +170,7 @@ impl Machine {
             resume: ResumePoint::default(),
             connection: 0,
             replay_left: None,
+            drafts: BTreeMap::new(),
         }
     }
 
@@ -357,6 +361,9 @@ impl Machine {
                 if let Some(request_id) = request_id {
                     self.on_roll_cancelled(request_id, commands);
                 }
+            }
+            ServerMessage::NarrationDelta(delta) => {
+                self.on_narration_delta(request_id, delta, commands)
             }
         }
     }

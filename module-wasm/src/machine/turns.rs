@@ -70,9 +70,11 @@ impl Machine {
         commands: &mut Vec<Command>,
     ) {
         let Some(request_id) = request_id else { return };
+        self.end_draft(&request_id, response.stream);
         commands.push(Command::Emit(CoreEvent::ChatResponse {
             request_id,
             message: response.message,
+            stream: response.stream,
         }));
     }
 
@@ -85,6 +87,7 @@ impl Machine {
         let Some(request_id) = request_id else { return };
         self.open_turns.remove(&request_id);
         self.note_turn_end(&request_id, &done, commands);
+        self.drop_draft(&request_id, commands);
         commands.push(Command::Emit(CoreEvent::TurnComplete {
             request_id,
             status: done.status,

@@ -133,6 +133,27 @@ pub struct AiConfig {
     /// dice give the same words). Without it, each start is seeded afresh.
     #[arg(long = "ai-seed", env = "GOLD_BOX_AI_SEED")]
     pub seed: Option<u64>,
+
+    /// The pause between two pieces (a few words each) of the offline provider's streamed
+    /// narration, in milliseconds; 0 hands the whole text out at once.
+    #[arg(
+        long = "ai-offline-stream-interval-ms",
+        env = "GOLD_BOX_AI_OFFLINE_STREAM_INTERVAL_MS",
+        default_value_t = 40,
+        value_parser = clap::value_parser!(u64).range(0..=10_000)
+    )]
+    pub offline_stream_interval_ms: u64,
+
+    /// The shortest time between two `narration_delta` frames of one narration, in
+    /// milliseconds: the deltas of a faster model are joined, so it cannot flood the
+    /// socket (the final `chat_response` always carries the whole text).
+    #[arg(
+        long = "narration-delta-interval-ms",
+        env = "GOLD_BOX_NARRATION_DELTA_INTERVAL_MS",
+        default_value_t = 50,
+        value_parser = clap::value_parser!(u64).range(1..=60_000)
+    )]
+    pub narration_delta_interval_ms: u64,
 }
 
 /// The smallest context budget that still leaves room for a message or two.
@@ -152,6 +173,8 @@ impl Default for AiConfig {
             max_iterations: 8,
             max_turn_ms: 120_000,
             stall_timeout_ms: 90_000,
+            offline_stream_interval_ms: 40,
+            narration_delta_interval_ms: 50,
             context_budget_chars: 12_000,
             seed: None,
         }
@@ -172,6 +195,14 @@ impl fmt::Debug for AiConfig {
             .field("max_iterations", &self.max_iterations)
             .field("max_turn_ms", &self.max_turn_ms)
             .field("stall_timeout_ms", &self.stall_timeout_ms)
+            .field(
+                "offline_stream_interval_ms",
+                &self.offline_stream_interval_ms,
+            )
+            .field(
+                "narration_delta_interval_ms",
+                &self.narration_delta_interval_ms,
+            )
             .field("context_budget_chars", &self.context_budget_chars)
             .field("seed", &self.seed)
             .finish()

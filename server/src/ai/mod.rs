@@ -9,7 +9,12 @@
 //! - `config`: the options (`--ai-*`, `GOLD_BOX_AI_*`) and their validation;
 //! - `turn`: the bounded loop, and the [`TurnTools`] seam the server implements;
 //! - `provider`: the provider enum and its error; `offline` (embedded, no network) and
-//!   `openai` (any OpenAI-compatible chat-completions endpoint) implement it;
+//!   `openai` (any OpenAI-compatible chat-completions endpoint, streamed) implement it;
+//! - `delta`: the pieces of an answer a provider hands out while writing it (the one
+//!   place they leave a provider); `coalesce`: those pieces joined into at most one
+//!   `narration_delta` frame per interval;
+//! - `regenerate`: a finished turn's narration asked for again (GM review), with its
+//!   tool results and without tools, so no dice are rolled twice;
 //! - `messages`: provider-neutral conversation types;
 //! - `tools`: the tools' schemas and the reading of a model's arguments;
 //! - `formula`: dice formula validation before the browser is asked;
@@ -17,8 +22,10 @@
 //! - `progress`: the per-turn record of progress (for the stall watchdog) and usage;
 //! - `rng`: the small seeded generator behind reproducible offline turns and jitter.
 
+pub mod coalesce;
 pub mod config;
 pub mod context;
+pub mod delta;
 pub mod formula;
 pub mod messages;
 pub mod offline;
@@ -26,6 +33,7 @@ pub mod openai;
 pub mod progress;
 pub mod prompts;
 pub mod provider;
+pub mod regenerate;
 mod rng;
 pub mod tools;
 pub mod turn;
@@ -35,4 +43,5 @@ pub use messages::{AiRole, Completion, CompletionRequest, Message, ToolCall, Too
 pub use openai::install_tls_provider;
 pub use progress::TurnProgress;
 pub use provider::{Provider, ProviderError, ProviderErrorKind};
+pub use regenerate::KeptTurn;
 pub use turn::{AiEngine, ToolFailure, ToolFailureKind, TurnOutcome, TurnRequest, TurnTools};

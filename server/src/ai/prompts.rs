@@ -115,6 +115,21 @@ pub fn transcript(chat: &[ChatEntry]) -> String {
     text
 }
 
+/// What the model is told when the GM asks for a turn's narration again: the dice are
+/// rolled already (their results are in the conversation), only the words change.
+pub fn regenerate_request(note: Option<&str>) -> String {
+    let mut text = String::from(
+        "The game master read your narration before the players and asks you to write it \
+         again. The dice are already rolled: use exactly the results above, roll nothing, \
+         and answer with the narration alone.",
+    );
+    if let Some(note) = note.map(str::trim).filter(|note| !note.is_empty()) {
+        text.push_str(" The game master's note: ");
+        text.push_str(note);
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,10 +6,12 @@
 //! the turn loop matches nothing provider-specific. Tests add a scripted variant.
 
 use super::config::{AiConfig, ProviderKind};
+use super::delta::DeltaSink;
 use super::messages::{Completion, CompletionRequest};
 use super::offline::OfflineProvider;
 use super::openai::OpenAiProvider;
 use std::fmt;
+use std::time::Duration;
 
 /// Why a provider could not answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +44,8 @@ impl std::error::Error for ProviderError {}
 /// The AI that takes the turns.
 #[derive(Debug)]
 pub enum Provider {
-    Offline(OfflineProvider),
+    /// The embedded provider, and the pause between the pieces of its streamed text.
+    Offline(OfflineProvider, Duration),
     OpenAi(OpenAiProvider),
     #[cfg(test)]
     Scripted(scripted::ScriptedProvider),
@@ -53,7 +56,10 @@ impl Provider {
     pub fn from_config(config: &AiConfig, seed: u64) -> Result<Provider, String> {
         config.validate()?;
         Ok(match config.provider {
-            ProviderKind::Offline => Provider::Offline(OfflineProvider::new(seed)),
+            ProviderKind::Offline => Provider::Offline(
+                OfflineProvider::new(seed),
+                Duration::from_millis(config.offline_stream_interval_ms),
+            ),
             ProviderKind::OpenAi => Provider::OpenAi(OpenAiProvider::from_config(config)?),
         })
     }
@@ -61,7 +67,7 @@ impl Provider {
     /// `offline` or `openai`, for logs and health output.
     pub fn name(&self) -> &'static str {
         match self {
-            Provider::Offline(_) => ProviderKind::Offline.as_str(),
+            Provider::Offline(..) => ProviderKind::Offline.as_str(),
             Provider::OpenAi(_) => ProviderKind::OpenAi.as_str(),
             #[cfg(test)]
             Provider::Scripted(_) => "scripted",
@@ -77,12 +83,26 @@ impl Provider {
     }
 
     /// The provider's next answer in this conversation. Cancel-safe.
-    pub async fn complete(&self, request: &CompletionRequest) -> Result<Completion, ProviderError> {
+    ///
+    /// While the answer is written, its pieces go to `sink` (see `delta`): the one place
+    /// every provider's progress leaves through. The returned completion is the whole
+    /// answer whatever the sink was given.
+    pub async fn complete(
+        &self,
+        request: &CompletionRequest,
+        sink: &dyn DeltaSink,
+    ) -> Result<Completion, ProviderError> {
         match self {
-            Provider::Offline(offline) => Ok(offline.complete(request)),
-            Provider::OpenAi(openai) => openai.complete(request).await,
+            Provider::Offline(offline, interval) => {
+                let completion = offline.complete(request);
+                if let Some(text) = &completion.content {
+                    super::offline::stream::stream(text, sink, *interval).await;
+                }
+                Ok(completion)
+            }
+            Provider::OpenAi(openai) => openai.complete(request, sink).await,
             #[cfg(test)]
-            Provider::Scripted(scripted) => scripted.complete(request).await,
+            Provider::Scripted(scripted) => scripted.complete(request, sink).await,
         }
     }
 }
@@ -100,6 +120,9 @@ pub mod scripted {
     #[derive(Debug, Clone)]
     pub enum Scripted {
         Answer(Completion),
+        /// Hands out these text deltas, each after the pause given, then answers with
+        /// their text joined.
+        Streamed(Vec<(Duration, &'static str)>),
         Fail(ProviderError),
         /// Waits this long, then gives the next answer (for wall-time tests).
         Stall(Duration),
@@ -138,6 +161,7 @@ pub mod scripted {
         pub async fn complete(
             &self,
             request: &CompletionRequest,
+            sink: &dyn DeltaSink,
         ) -> Result<Completion, ProviderError> {
             if let Ok(mut seen) = self.seen.lock() {
                 seen.push(request.clone());
@@ -145,6 +169,18 @@ pub mod scripted {
             loop {
                 match self.next() {
                     Some(Scripted::Answer(completion)) => return Ok(completion),
+                    Some(Scripted::Streamed(pieces)) => {
+                        let mut text = String::new();
+                        for (wait, piece) in pieces {
+                            tokio::time::sleep(wait).await;
+                            sink.delta(crate::ai::delta::Delta::Text(piece));
+                            text.push_str(piece);
+                        }
+                        return Ok(Completion {
+                            content: Some(text),
+                            ..Completion::default()
+                        });
+                    }
                     Some(Scripted::Fail(error)) => return Err(error),
                     Some(Scripted::Stall(wait)) => tokio::time::sleep(wait).await,
                     Some(Scripted::Panic(message)) => panic!("{message}"),

@@ -7,7 +7,9 @@
 //!
 //! How a turn ends:
 //! - the provider answers without tool calls: its text is posted as `narration`,
-//!   status `completed`;
+//!   status `completed` (while the provider writes, its text goes ahead as
+//!   `narration_delta` previews, through the `Coalescer` each provider call gets; the
+//!   conversation is handed to `keep_turn` for a later regeneration);
 //! - a roll is not answered by its deadline: status `timeout`, the tool's message;
 //! - the client is gone or the server is stopping: status `failed`;
 //! - the provider fails (after its retries): an `error` chat message first, then status
@@ -18,6 +20,7 @@
 //! `run_turn` holds no lock and no resource that outlives it, so dropping its future at
 //! any await (the server shutting down) is safe; nothing in it panics.
 
+use super::coalesce::Coalescer;
 use super::config::AiConfig;
 use super::context;
 use super::messages::{AiRole, CompletionRequest, Message, TableView};
@@ -25,11 +28,12 @@ use super::openai::install_tls_provider;
 use super::progress::TurnProgress;
 use super::prompts;
 use super::provider::Provider;
+use super::regenerate::KeptTurn;
 use super::rng::entropy_seed;
 use super::tools::{self, ToolInvocation};
 use gold_box_protocol::{
-    AiMessage, AiMessageKind, AiTurnComplete, ChatEntry, ErrorCode, JsonValue, RollOutcome,
-    RollRequest, TurnStatus,
+    AiMessage, AiMessageKind, AiTurnComplete, ChatEntry, ErrorCode, JsonValue, NarrationDelta,
+    RollOutcome, RollRequest, TurnStatus,
 };
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -58,6 +62,22 @@ pub trait TurnTools: Send + Sync {
     /// back. By default a record nobody watches.
     fn progress(&self) -> TurnProgress {
         TurnProgress::new()
+    }
+    /// A preview of narration the provider is still writing (a `narration_delta` frame,
+    /// best-effort, already coalesced). Must not wait.
+    fn narration_delta(&self, delta: NarrationDelta) {
+        let _ = delta;
+    }
+    /// Posts the narration that ends `stream`, whose text was previewed by
+    /// [`narration_delta`](TurnTools::narration_delta) (a `chat_response` naming the stream).
+    fn post_streamed(&self, message: AiMessage, stream: u32) -> impl Future<Output = ()> + Send {
+        let _ = stream;
+        self.post_message(message)
+    }
+    /// The conversation of a turn that ends with narration, for a later regeneration of
+    /// that narration (see `regenerate`). Must not wait.
+    fn keep_turn(&self, kept: KeptTurn) {
+        let _ = kept;
     }
 }
 
@@ -125,12 +145,14 @@ impl TurnOutcome {
 /// The AI: a provider and the limits of each turn.
 #[derive(Debug)]
 pub struct AiEngine {
-    provider: Provider,
+    pub(super) provider: Provider,
     max_iterations: u32,
-    max_turn: Duration,
+    pub(super) max_turn: Duration,
     context_budget_chars: usize,
+    /// The shortest time between two `narration_delta` frames of one stream.
+    pub(super) delta_interval: Duration,
     /// Turns started, so that the offline provider varies from turn to turn.
-    turns: AtomicU64,
+    pub(super) turns: AtomicU64,
 }
 
 /// How the loop ended (before the duration is measured).
@@ -190,6 +212,7 @@ impl AiEngine {
             max_iterations: config.max_iterations.max(1),
             max_turn: config.max_turn(),
             context_budget_chars: config.context_budget_chars,
+            delta_interval: Duration::from_millis(config.narration_delta_interval_ms.max(1)),
             turns: AtomicU64::new(0),
         }
     }
@@ -291,7 +314,20 @@ impl AiEngine {
                 ));
             }
             *iterations += 1;
-            let answer = timeout_at(deadline, self.provider.complete(&conversation)).await;
+            // Each provider call is one stream of previews, numbered by the iteration; every
+            // delta is progress for the stall watchdog.
+            let stream = *iterations;
+            let alive = progress.clone();
+            let coalescer =
+                Coalescer::new(stream, self.delta_interval).on_delta(move || alive.touch());
+            let answer = async {
+                tokio::select! {
+                    biased;
+                    answer = self.provider.complete(&conversation, &coalescer) => answer,
+                    never = coalescer.run(|delta| tools.narration_delta(delta)) => match never {},
+                }
+            };
+            let answer = timeout_at(deadline, answer).await;
             if let Ok(Ok(completion)) = &answer {
                 progress.add_usage(completion.usage.unwrap_or_default());
             }
@@ -328,10 +364,19 @@ impl AiEngine {
                             content: tools::truncate_chars(text, MAX_NARRATION_CHARS),
                             kind: AiMessageKind::Narration,
                         };
-                        if timeout_at(deadline, tools.post_message(narration))
-                            .await
-                            .is_err()
-                        {
+                        tools.keep_turn(KeptTurn {
+                            messages: conversation.messages.clone(),
+                            table: conversation.table.clone(),
+                            speaker,
+                        });
+                        let post = async {
+                            if coalescer.saw_text() {
+                                tools.post_streamed(narration, stream).await;
+                            } else {
+                                tools.post_message(narration).await;
+                            }
+                        };
+                        if timeout_at(deadline, post).await.is_err() {
                             return self.wall_time_exceeded();
                         }
                         End::completed()

@@ -8,8 +8,8 @@ use crate::metrics::{INVALID_FRAME, Transport};
 use crate::rolls::Resolution;
 use crate::state::AppState;
 use gold_box_protocol::{
-    Ack, ChatRequest, ClientMessage, Empty, ErrorCode, FrameError, RollAck, RollAckStatus,
-    RollResult, ServerFrame, ServerMessage, SettingsAck, SettingsSync,
+    Ack, ClientMessage, Empty, ErrorCode, FrameError, RollAck, RollAckStatus, RollResult,
+    ServerFrame, ServerMessage, SettingsAck, SettingsSync,
 };
 use std::sync::Arc;
 
@@ -94,7 +94,18 @@ pub fn handle(session: &Session, decoded: Decoded) {
                 tracing::warn!("a context frame over --max-context-bytes was not kept");
             }
         }
-        ClientMessage::ChatRequest(request) => chat_request(session, request_id, request),
+        ClientMessage::ChatRequest(request) => {
+            chat_request(session, request_id, crate::turns::Job::Turn(request))
+        }
+        ClientMessage::NarrationRegenerate(regenerate) => chat_request(
+            session,
+            request_id,
+            crate::turns::Job::Regenerate(regenerate),
+        ),
+        ClientMessage::NarrationDiscard(discard) => {
+            let kept = state.kept_turns.discard(&discard.turn);
+            tracing::info!(turn = %discard.turn, kept, "the GM discarded a narration");
+        }
         ClientMessage::CancelTurn(Empty {}) => cancel_turn(session, request_id),
     }
 }
@@ -167,10 +178,11 @@ fn acknowledge_roll(
     }
 }
 
-/// The one slow-path message that starts work: the turn runs on its own task, so the
-/// reader goes straight back to reading. A busy AI is refused at once, with a session
-/// frame, so that a client that resumes learns of the refusal even across a cut.
-fn chat_request(session: &Session, request_id: Option<String>, request: ChatRequest) {
+/// The slow-path messages that start work (`chat_request`, `narration_regenerate`): the
+/// turn runs on its own task, so the reader goes straight back to reading. A busy AI is
+/// refused at once, with a session frame, so that a client that resumes learns of the
+/// refusal even across a cut.
+fn chat_request(session: &Session, request_id: Option<String>, request: crate::turns::Job) {
     let Some(request_id) = request_id else { return };
     if !session
         .state
@@ -190,7 +202,7 @@ fn chat_request(session: &Session, request_id: Option<String>, request: ChatRequ
         crate::turns::refuse(&session.state, &session.client_id, refusal);
         return;
     }
-    if let Err(current) = crate::turns::start(
+    if let Err(current) = crate::turns::start_job(
         &session.state,
         &session.client_id,
         request_id.clone(),

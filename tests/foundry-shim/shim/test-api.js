@@ -135,6 +135,33 @@ export function installTestApi(shim) {
       return waiting.length;
     },
 
+    /**
+     * What a player's client would show of a message: Foundry's chat log renders only the
+     * messages whose `visible` is true for the current user, each through `renderHTML()`,
+     * which fires `renderChatMessageHTML`
+     * (https://foundryvtt.com/api/v14/classes/foundry.documents.ChatMessage.html#visible,
+     * https://foundryvtt.com/api/v14/functions/hookEvents.renderChatMessageHTML.html). The page
+     * is the GM's; `game.user` is the player for the length of the render only.
+     */
+    async renderAsPlayer(messageId) {
+      const game = globalThis.game;
+      const message = game.messages.get(messageId);
+      if (!message) return null;
+      const gm = game.user;
+      game.user = game.users.find((u) => !u.isGM);
+      try {
+        if (!message.visible) return { visible: false, text: "", buttons: 0 };
+        const element = await message.renderHTML({ canDelete: false });
+        return {
+          visible: true,
+          text: element.querySelector(".message-content")?.textContent ?? "",
+          buttons: element.querySelectorAll("[data-gold-box-action]").length,
+        };
+      } finally {
+        game.user = gm;
+      }
+    },
+
     /** Re-render the chat sidebar; resolves once Foundry's render hooks have run. */
     async rerenderChat() {
       await globalThis.ui.chat.render();

@@ -14,6 +14,7 @@
 
 mod intent;
 mod phrases;
+pub mod stream;
 
 use intent::{Plan, Weapon};
 use phrases::{Outcome, Strike};
@@ -203,7 +204,9 @@ fn next_step(plan: &Plan, seen: &[Seen], can_roll: bool) -> Step {
             reason,
         })
     };
-    if !can_roll {
+    // Without the dice tool (a narration written again under the GM's review), the rolls
+    // already made are narrated; only a turn with none at all has nothing to go on.
+    if !can_roll && seen.is_empty() {
         return failed("the dice tool is not available".to_owned());
     }
     let Some(first) = seen.first() else {
@@ -233,6 +236,9 @@ fn next_step(plan: &Plan, seen: &[Seen], can_roll: bool) -> Step {
             } else {
                 let formula = weapon_formula(*weapon, *damage_bonus, critical);
                 let Some(second) = seen.get(1) else {
+                    if !can_roll {
+                        return failed("the damage was not rolled".to_owned());
+                    }
                     return Step::Roll {
                         flavor: format!(
                             "Damage: {} on {target}{}",

@@ -2,17 +2,22 @@
 //! calling, which OpenAI, OpenRouter, Ollama, llama.cpp, LM Studio and vLLM all speak.
 //!
 //! One request per `complete`, bounded by the request timeout, retried on rate limits,
-//! server errors and network failures (see `retry`). When it gives up, the error says
+//! server errors and network failures (see `retry`). The answer is streamed (`stream`):
+//! text reaches the delta sink as the model writes it, and a stream that breaks off is
+//! retried like a failed request, the sink told to start its text again
+//! ([`Delta::Restart`](super::delta::Delta)) so half a narration is never shown twice. When it gives up, the error says
 //! what a GM can act on: the URL and model, the status, the provider's own message, and
 //! which option to check. The API key goes in the `Authorization` header only: it is in
 //! no log line, error or Debug output.
 
 mod retry;
+mod stream;
 mod wire;
 
 pub use retry::{MAX_BACKOFF, MAX_RETRY_AFTER};
 
 use super::config::AiConfig;
+use super::delta::{Delta, DeltaSink, Tracked};
 use super::messages::{Completion, CompletionRequest};
 use super::provider::{ProviderError, ProviderErrorKind};
 use super::rng::{entropy_seed, mix};
@@ -120,8 +125,13 @@ impl OpenAiProvider {
     }
 
     /// Asks the provider once, retrying as `retry` says; cancel-safe (dropping the future
-    /// drops the request).
-    pub async fn complete(&self, request: &CompletionRequest) -> Result<Completion, ProviderError> {
+    /// drops the request and the response being read, which closes the connection).
+    pub async fn complete(
+        &self,
+        request: &CompletionRequest,
+        sink: &dyn DeltaSink,
+    ) -> Result<Completion, ProviderError> {
+        let sink = Tracked::new(sink);
         let body =
             serde_json::to_vec(&wire::ChatRequest::new(&self.model, request)).map_err(|e| {
                 ProviderError {
@@ -132,7 +142,7 @@ impl OpenAiProvider {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let failure = match self.attempt(&body).await {
+            let failure = match self.attempt(&body, &sink).await {
                 Ok(completion) => return Ok(completion),
                 Err(failure) => failure,
             };
@@ -148,16 +158,21 @@ impl OpenAiProvider {
                 error = %failure.detail,
                 "AI provider request failed; retrying"
             );
+            // The next attempt's text starts from nothing.
+            sink.restart();
             tokio::time::sleep(wait).await;
         }
     }
 
-    async fn attempt(&self, body: &[u8]) -> Result<Completion, Failure> {
+    async fn attempt(&self, body: &[u8], sink: &Tracked<'_>) -> Result<Completion, Failure> {
         let mut builder = self
             .client
             .post(&self.endpoint)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(reqwest::header::ACCEPT, "application/json")
+            .header(
+                reqwest::header::ACCEPT,
+                "text/event-stream, application/json",
+            )
             .body(body.to_vec());
         if let Some(ApiKey(key)) = &self.api_key {
             builder = builder.bearer_auth(key);
@@ -165,25 +180,34 @@ impl OpenAiProvider {
         let mut response = builder.send().await.map_err(transport_failure)?;
         let status = response.status();
         let retry_after = retry::retry_after(response.headers());
+        let streamed = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("text/event-stream"));
+        if status.is_success() && streamed {
+            return read_stream(&mut response, sink).await;
+        }
         let mut bytes: Vec<u8> = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(transport_failure)? {
             if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(Failure {
-                    kind: ProviderErrorKind::InvalidResponse,
-                    detail: format!("the answer is larger than {MAX_RESPONSE_BYTES} bytes"),
-                    retryable: false,
-                    retry_after: None,
-                });
+                return Err(too_large());
             }
             bytes.extend_from_slice(&chunk);
         }
         if status.is_success() {
-            return wire::parse_response(&bytes).map_err(|detail| Failure {
+            // A server that ignores `stream` answers with one JSON completion: read it
+            // whole, its text one delta.
+            let completion = wire::parse_response(&bytes).map_err(|detail| Failure {
                 kind: ProviderErrorKind::InvalidResponse,
                 detail,
                 retryable: false,
                 retry_after: None,
-            });
+            })?;
+            if let Some(text) = &completion.content {
+                sink.delta(Delta::Text(text));
+            }
+            return Ok(completion);
         }
         Err(Failure {
             kind: ProviderErrorKind::Status(status.as_u16()),
@@ -253,6 +277,72 @@ impl OpenAiProvider {
             kind: failure.kind,
             message,
         }
+    }
+}
+
+/// Reads a streamed answer to its end, bounded by [`MAX_RESPONSE_BYTES`]; a stream that
+/// breaks (the connection drops, or the body ends before the answer is whole) is a
+/// retryable failure. Cancel-safe: dropping it drops `response`'s body, closing the
+/// connection.
+async fn read_stream(
+    response: &mut reqwest::Response,
+    sink: &Tracked<'_>,
+) -> Result<Completion, Failure> {
+    let mut parser = stream::SseParser::default();
+    let mut assembler = stream::Assembler::default();
+    let mut read = 0usize;
+    let fail = |error: stream::StreamError| match error {
+        stream::StreamError::Invalid(detail) => Failure {
+            kind: ProviderErrorKind::InvalidResponse,
+            detail,
+            retryable: false,
+            retry_after: None,
+        },
+        stream::StreamError::Provider(detail) => Failure {
+            kind: ProviderErrorKind::InvalidResponse,
+            detail: format!("an error in the streamed answer: {detail}"),
+            retryable: true,
+            retry_after: None,
+        },
+        stream::StreamError::Incomplete(detail) => Failure {
+            kind: ProviderErrorKind::Connection,
+            detail,
+            retryable: true,
+            retry_after: None,
+        },
+    };
+    loop {
+        let chunk = match response.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(error) => {
+                let mut failure = transport_failure(error);
+                failure.detail = format!("the streamed answer broke off: {}", failure.detail);
+                return Err(failure);
+            }
+        };
+        read += chunk.len();
+        if read > MAX_RESPONSE_BYTES {
+            return Err(too_large());
+        }
+        for data in parser.push(&chunk) {
+            if assembler.event(&data, sink).map_err(fail)? == stream::Step::Done {
+                return assembler.finish().map_err(fail);
+            }
+        }
+    }
+    if let Some(data) = parser.finish() {
+        assembler.event(&data, sink).map_err(fail)?;
+    }
+    assembler.finish().map_err(fail)
+}
+
+fn too_large() -> Failure {
+    Failure {
+        kind: ProviderErrorKind::InvalidResponse,
+        detail: format!("the answer is larger than {MAX_RESPONSE_BYTES} bytes"),
+        retryable: false,
+        retry_after: None,
     }
 }
 

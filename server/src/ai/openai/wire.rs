@@ -21,6 +21,15 @@ pub struct ChatRequest<'a> {
     /// `"auto"` whenever tools are offered: the model decides between a tool and text.
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_choice: Option<&'static str>,
+    /// Always `true`: the answer comes as server-sent events (see `stream`).
+    stream: bool,
+    stream_options: StreamOptions,
+}
+
+/// `{"include_usage": true}`: the last chunk of the stream carries the token counts.
+#[derive(Debug, Serialize)]
+struct StreamOptions {
+    include_usage: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -124,6 +133,10 @@ impl<'a> ChatRequest<'a> {
             messages,
             tools,
             tool_choice,
+            stream: true,
+            stream_options: StreamOptions {
+                include_usage: true,
+            },
         }
     }
 }
@@ -307,7 +320,9 @@ mod tests {
                 ],
                 "tools": [{"type": "function", "function": {
                     "name": "roll_dice", "description": "Roll", "parameters": {"type": "object"}}}],
-                "tool_choice": "auto"
+                "tool_choice": "auto",
+                "stream": true,
+                "stream_options": {"include_usage": true}
             })
         );
     }
