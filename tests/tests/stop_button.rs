@@ -6,7 +6,9 @@
 //! A page reloaded in the middle of a turn shows the turn still running (the server tells
 //! it on connect), with its Stop; with the server out of reach, a running turn ends at the
 //! turn's bound the server announced, with a notice, instead of spinning for ever.
-//! The provider is a local OpenAI-compatible endpoint that holds its answer open.
+//! A Stop while the narration streams leaves none of it in chat: the preview goes too.
+//! The provider is a local OpenAI-compatible endpoint that holds its answer open (or
+//! streams it slowly).
 
 use gold_box_e2e::fake_ai::{FakeAi, answer, hold};
 use gold_box_e2e::page::{self, TURN_TIMEOUT, UI_TIMEOUT};
@@ -85,6 +87,43 @@ async fn stop_ends_the_running_turn(env: &E2e, version: FoundryVersion) -> TestR
     })?;
     env.browser
         .screenshot(&format!("stop-button-stopped-{}", version.tag()))
+        .await?;
+    env.assert_no_page_errors().await
+}
+
+/// Any message of the module's in chat, streaming previews included.
+const ANY_MODULE_MESSAGE: &str =
+    r#"(game.messages.contents ?? []).some((m) => m.flags?.["gold-box"] !== undefined)"#;
+/// A narration preview still streaming in chat.
+const STREAMING_PREVIEW: &str =
+    r#"(game.messages.contents ?? []).some((m) => m.flags?.["gold-box"]?.streaming === true)"#;
+
+async fn a_stop_mid_stream_leaves_no_half_narration(
+    env: &E2e,
+    version: FoundryVersion,
+) -> TestResult {
+    env.open_foundry(version, TEST_TOKEN).await?;
+    env.wait_until_ready(page::CONNECT_TIMEOUT).await?;
+    env.post_chat_as("Aria", "I listen at the door.").await?;
+    env.click_take_ai_turn().await?;
+    env.browser.wait_until(STREAMING_PREVIEW, TURN_TIMEOUT).await?;
+    env.browser
+        .screenshot(&format!("stop-mid-stream-before-{}", version.tag()))
+        .await?;
+    env.browser.click("#gold-box-ai-turn-btn").await?;
+    env.wait_for_metrics("the stopped turn", UI_TIMEOUT, |m| {
+        page::count_at(m, "/websocket/ai_processing/cancelled_requests") == 1
+    })
+    .await?;
+    env.browser
+        .wait_until(&page::button_state_is("ready"), TURN_TIMEOUT)
+        .await?;
+    env.browser
+        .wait_until(&format!("!({ANY_MODULE_MESSAGE})"), UI_TIMEOUT)
+        .await
+        .map_err(|e| format!("the stopped turn's preview stays in chat: {e}"))?;
+    env.browser
+        .screenshot(&format!("stop-mid-stream-after-{}", version.tag()))
         .await?;
     env.assert_no_page_errors().await
 }
@@ -291,6 +330,21 @@ async fn run_stop(version: FoundryVersion) -> TestResult {
     env.finish(outcome).await
 }
 
+async fn run_stop_mid_stream(version: FoundryVersion) -> TestResult {
+    // A narration of many words, streamed a chunk every 400 ms: the stop comes in the middle.
+    let words = "The door creaks and beyond it something old stirs in the dark, \
+                 counting the steps of every living thing that dares to come near.";
+    let ai = FakeAi::start(vec![answer(words)]).await?;
+    ai.set_chunk_pause_ms(400);
+    let env = E2e::start_with(
+        &format!("stop_mid_stream_{}", version.tag()),
+        &ai.server_args(),
+    )
+    .await?;
+    let outcome = a_stop_mid_stream_leaves_no_half_narration(&env, version).await;
+    env.finish(outcome).await
+}
+
 async fn run_retry(version: FoundryVersion) -> TestResult {
     // The first request is held (the stall watchdog ends it); the retry is answered.
     let ai = FakeAi::start(vec![hold(), answer("The storm passes; the road is clear.")]).await?;
@@ -309,6 +363,11 @@ async fn v14_stop_ends_the_running_turn_and_the_button_returns_to_ready() -> Tes
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v13_stop_ends_the_running_turn_and_the_button_returns_to_ready() -> TestResult {
     run_stop(FoundryVersion::V13).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v14_a_stop_while_the_narration_streams_leaves_none_of_it_in_chat() -> TestResult {
+    run_stop_mid_stream(FoundryVersion::V14).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
