@@ -106,7 +106,9 @@ async fn a_stop_mid_stream_leaves_no_half_narration(
     env.wait_until_ready(page::CONNECT_TIMEOUT).await?;
     env.post_chat_as("Aria", "I listen at the door.").await?;
     env.click_take_ai_turn().await?;
-    env.browser.wait_until(STREAMING_PREVIEW, TURN_TIMEOUT).await?;
+    env.browser
+        .wait_until(STREAMING_PREVIEW, TURN_TIMEOUT)
+        .await?;
     env.browser
         .screenshot(&format!("stop-mid-stream-before-{}", version.tag()))
         .await?;
