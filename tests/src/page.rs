@@ -214,8 +214,8 @@ impl E2e {
         self.browser.click(BUTTON).await
     }
 
-    /// The rendered text of one chat message in the chat log's DOM, once Foundry has
-    /// rendered it (bounded by [`UI_TIMEOUT`]).
+    /// The rendered text of one chat message in the chat log's DOM (without the GM's usage
+    /// footer), once Foundry has rendered it (bounded by [`UI_TIMEOUT`]).
     pub async fn rendered_message_text(&self, message_id: &str) -> TestResult<String> {
         let selector = format!(
             r#".chat-message[data-message-id={}] .message-content"#,
@@ -226,9 +226,15 @@ impl E2e {
             .wait_until(&query, UI_TIMEOUT)
             .await
             .map_err(|e| format!("message {message_id} is not rendered in the chat log: {e}"))?;
+        // The GM's usage footer (usage-footer.js) is drawn into the same element by the
+        // render hook; it is not the message's text.
         let text = self
             .browser
-            .eval(&format!("return {query}?.textContent ?? null;"))
+            .eval(&format!(
+                "const node = {query}?.cloneNode(true); \
+                 node?.querySelectorAll('.gold-box-usage').forEach((footer) => footer.remove()); \
+                 return node?.textContent ?? null;"
+            ))
             .await?;
         Ok(text.as_str().unwrap_or_default().to_owned())
     }
