@@ -222,8 +222,10 @@ pub fn ensure_wasm_opt(out: &Out) -> Option<PathBuf> {
 /// `cargo install CRATE --version VERSION --root ROOT`, with `--locked` first. A crate's
 /// published lock file can name a dependency version the registry no longer serves (a
 /// yanked or withdrawn release); then the install resolves afresh, at the same version
-/// of the tool. The tools are built at `opt-level = 1`: they process one small .wasm,
-/// and their first build is what a newcomer waits for.
+/// of the tool. The tools are built at `opt-level = 0`: they process one small .wasm
+/// (wasm-bindgen takes 0.6 s on the core instead of 0.15 s, byte for byte the same
+/// output), and their first build is what a newcomer waits for (wasm-bindgen-cli: 130 s of
+/// CPU instead of 297 s at `opt-level = 1`, docs/BENCHMARKS.md).
 fn cargo_install(
     krate: &str,
     version: &str,
@@ -239,7 +241,7 @@ fn cargo_install(
         command
             .args(args)
             .args(extra)
-            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1");
+            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0");
         command
     };
     if run_cmd(install().arg("--locked"), out).is_ok() {
