@@ -17,6 +17,7 @@
 mod error;
 mod frame;
 mod http;
+pub mod json;
 mod messages;
 mod metrics;
 mod value;
