@@ -249,8 +249,17 @@ pub(super) fn variant<T: Copy>(
         .copied()
         .find(|v| spelling(*v) == s)
         .ok_or_else(|| {
-            let names: Vec<&str> = all.iter().map(|v| spelling(*v)).collect();
-            JsonError::new(format!("must be one of {}, found `{s}`", names.join(", ")))
+            let mut problem = String::from("must be one of ");
+            for (i, v) in all.iter().enumerate() {
+                if i > 0 {
+                    problem.push_str(", ");
+                }
+                problem.push_str(spelling(*v));
+            }
+            problem.push_str(", found `");
+            problem.push_str(s);
+            problem.push('`');
+            JsonError::new(problem)
         })
 }
 
@@ -302,6 +311,14 @@ mod tests {
         assert!(fields.req::<u64>("neg").is_err());
         assert!(fields.req::<u32>("big").is_err());
         assert!(fields.req::<u64>("f").is_err());
+        let status = JsonValue::String("nope".into());
+        assert_eq!(
+            crate::TurnStatus::from_json(&status).map_err(|e| e.to_string()),
+            Err(
+                "the value must be one of completed, failed, timeout, cancelled, found `nope`"
+                    .into()
+            )
+        );
         assert_eq!(fields.req::<f64>("n"), Ok(5.0));
         assert_eq!(
             fields.req::<String>("absent").map_err(|e| e.to_string()),
