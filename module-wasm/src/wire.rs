@@ -18,7 +18,7 @@ pub fn decode_server_frame(text: &str) -> Result<ServerFrame, String> {
 }
 
 /// Encodes a frame (or an HTTP body, a stored entry, an event) as JSON text.
-pub fn encode<T: ToJson + ?Sized>(value: &T) -> String {
+pub fn encode<T: ToJson>(value: &T) -> String {
     value.to_json_text(imp::write_float)
 }
 

@@ -5,7 +5,7 @@
 //! attributes as one word; `tests/hand_codec.rs` checks the result against the derives
 //! on every pinned example.
 
-use super::read::variant;
+use super::read::spelled;
 use super::{FromJson, JsonError, JsonWriter, ToJson};
 use crate::messages::*;
 use crate::{ErrorCode, JsonValue, RollResultSubmission};
@@ -55,10 +55,8 @@ macro_rules! json_enum {
     ($ty:ident { $($variant:ident = $tag:literal),* $(,)? }) => {
         impl FromJson for $ty {
             fn from_json(value: &JsonValue) -> Result<Self, JsonError> {
-                fn spelling(v: $ty) -> &'static str {
-                    match v { $($ty::$variant => $tag,)* }
-                }
-                variant(value, &[$($ty::$variant),*], spelling)
+                const ALL: &[$ty] = &[$($ty::$variant),*];
+                spelled(value, &[$($tag),*]).map(|index| ALL[index])
             }
         }
 
@@ -224,17 +222,14 @@ json_struct!(RollResultSubmission {
     results: req
 });
 
-impl FromJson for RollAckStatus {
-    fn from_json(value: &JsonValue) -> Result<Self, JsonError> {
-        variant(value, &RollAckStatus::ALL, RollAckStatus::as_str)
-    }
-}
-
-impl ToJson for RollAckStatus {
-    fn write_json(&self, out: &mut JsonWriter) {
-        out.string(self.as_str());
-    }
-}
+json_enum!(RollAckStatus {
+    Accepted = "accepted",
+    Duplicate = "duplicate",
+    Expired = "expired",
+    Unknown = "unknown",
+    Forbidden = "forbidden",
+    Invalid = "invalid",
+});
 
 /// Every code but `Unrecognized`, which stands for any other string.
 const KNOWN_CODES: [ErrorCode; 16] = [

@@ -217,11 +217,14 @@ impl<T: FromJson> FromJson for Option<T> {
 impl<T: FromJson> FromJson for Vec<T> {
     fn from_json(value: &JsonValue) -> Result<Self, JsonError> {
         match value {
-            JsonValue::Array(items) => items
-                .iter()
-                .enumerate()
-                .map(|(index, item)| T::from_json(item).map_err(|e| e.in_item(index)))
-                .collect(),
+            // A plain loop: `collect` into a `Result` is several generic adapters per `T`.
+            JsonValue::Array(items) => {
+                let mut read = Vec::with_capacity(items.len());
+                for (index, item) in items.iter().enumerate() {
+                    read.push(T::from_json(item).map_err(|e| e.in_item(index))?);
+                }
+                Ok(read)
+            }
             other => Err(JsonError::expected("an array", other)),
         }
     }
@@ -236,31 +239,26 @@ impl FromJson for BTreeMap<String, JsonValue> {
     }
 }
 
-/// Reads a string enum from its wire spelling, given every variant and its spelling.
-pub(super) fn variant<T: Copy>(
-    value: &JsonValue,
-    all: &[T],
-    spelling: fn(T) -> &'static str,
-) -> Result<T, JsonError> {
+/// Reads a string enum: which of `names` (its wire spellings, in the order of its
+/// variants) the value spells. Returns an index, so that this code is not compiled once
+/// per enum.
+pub(super) fn spelled(value: &JsonValue, names: &[&str]) -> Result<usize, JsonError> {
     let JsonValue::String(s) = value else {
         return Err(JsonError::expected("a string", value));
     };
-    all.iter()
-        .copied()
-        .find(|v| spelling(*v) == s)
-        .ok_or_else(|| {
-            let mut problem = String::from("must be one of ");
-            for (i, v) in all.iter().enumerate() {
-                if i > 0 {
-                    problem.push_str(", ");
-                }
-                problem.push_str(spelling(*v));
+    names.iter().position(|name| name == s).ok_or_else(|| {
+        let mut problem = String::from("must be one of ");
+        for (i, name) in names.iter().enumerate() {
+            if i > 0 {
+                problem.push_str(", ");
             }
-            problem.push_str(", found `");
-            problem.push_str(s);
-            problem.push('`');
-            JsonError::new(problem)
-        })
+            problem.push_str(name);
+        }
+        problem.push_str(", found `");
+        problem.push_str(s);
+        problem.push('`');
+        JsonError::new(problem)
+    })
 }
 
 #[cfg(test)]

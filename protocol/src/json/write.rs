@@ -12,8 +12,13 @@ pub trait ToJson {
     /// Appends this value's JSON to `out`.
     fn write_json(&self, out: &mut JsonWriter);
 
-    /// This value as JSON text, its floats written by `write_float`.
-    fn to_json_text(&self, write_float: fn(f64, &mut String)) -> String {
+    /// This value as JSON text, its floats written by `write_float`. (`Self: Sized`
+    /// keeps it out of the vtables of `&dyn ToJson`: one copy per type written whole,
+    /// not one per type.)
+    fn to_json_text(&self, write_float: fn(f64, &mut String)) -> String
+    where
+        Self: Sized,
+    {
         let mut out = JsonWriter::new(write_float);
         self.write_json(&mut out);
         out.finish()
@@ -74,6 +79,11 @@ impl JsonWriter {
     }
 
     /// A string, quoted and escaped.
+    ///
+    /// The runs between escapes are taken with `str::get`, not by indexing: every cut is
+    /// next to an ASCII byte, so `get` never fails, and indexing would link core's
+    /// panic message for a cut inside a character (with its `Debug` of `char`, about
+    /// 3 KB of .wasm).
     pub fn string(&mut self, s: &str) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         self.text.reserve(s.len() + 2);
@@ -91,7 +101,7 @@ impl JsonWriter {
                 0x00..=0x1f => "",
                 _ => continue,
             };
-            self.text.push_str(&s[start..i]);
+            self.text.push_str(s.get(start..i).unwrap_or_default());
             start = i + 1;
             if short.is_empty() {
                 self.text.push_str("\\u00");
@@ -101,7 +111,7 @@ impl JsonWriter {
                 self.text.push_str(short);
             }
         }
-        self.text.push_str(&s[start..]);
+        self.text.push_str(s.get(start..).unwrap_or_default());
         self.text.push('"');
     }
 }
@@ -253,7 +263,7 @@ mod tests {
         all.push_str("é☃😀\u{2028}");
         for s in [all.as_str(), "", "plain", "a\"b\\c\u{7f}"] {
             assert_eq!(
-                s.to_json_text(float),
+                ToJson::to_json_text(&s, float),
                 serde_json::to_string(s).expect("a string")
             );
         }
