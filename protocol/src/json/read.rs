@@ -111,34 +111,43 @@ impl<'a> Fields<'a> {
     }
 
     /// The raw value of a field, when present.
+    ///
+    /// Not inlined: the readers below are compiled once per field type, and the map
+    /// lookup is the same code for all of them.
+    #[inline(never)]
     pub fn get(&self, name: &str) -> Option<&'a JsonValue> {
         self.map.get(name)
     }
 
     /// A field that must be present.
     pub fn req<T: FromJson>(&self, name: &str) -> Result<T, JsonError> {
-        match self.map.get(name) {
-            Some(value) => T::from_json(value).map_err(|e| e.in_field(name)),
+        match self.get(name) {
+            Some(value) => in_field(T::from_json(value), name),
             None => Err(JsonError::missing(name)),
         }
     }
 
     /// An optional field: missing or `null` is `None` (serde's reading of an `Option`).
     pub fn opt<T: FromJson>(&self, name: &str) -> Result<Option<T>, JsonError> {
-        match self.map.get(name) {
+        match self.get(name) {
             None | Some(JsonValue::Null(())) => Ok(None),
-            Some(value) => T::from_json(value).map(Some).map_err(|e| e.in_field(name)),
+            Some(value) => in_field(T::from_json(value), name).map(Some),
         }
     }
 
     /// A field with a default (`#[serde(default)]`): missing is the default; a value that
     /// is present (`null` included) must be readable.
     pub fn or_default<T: FromJson + Default>(&self, name: &str) -> Result<T, JsonError> {
-        match self.map.get(name) {
+        match self.get(name) {
             None => Ok(T::default()),
-            Some(value) => T::from_json(value).map_err(|e| e.in_field(name)),
+            Some(value) => in_field(T::from_json(value), name),
         }
     }
+}
+
+/// `read`, its error placed inside the field `name`.
+fn in_field<T>(read: Result<T, JsonError>, name: &str) -> Result<T, JsonError> {
+    read.map_err(|e| e.in_field(name))
 }
 
 impl FromJson for JsonValue {
@@ -221,7 +230,10 @@ impl<T: FromJson> FromJson for Vec<T> {
             JsonValue::Array(items) => {
                 let mut read = Vec::with_capacity(items.len());
                 for (index, item) in items.iter().enumerate() {
-                    read.push(T::from_json(item).map_err(|e| e.in_item(index))?);
+                    match T::from_json(item) {
+                        Ok(item) => read.push(item),
+                        Err(e) => return Err(e.in_item(index)),
+                    }
                 }
                 Ok(read)
             }
