@@ -16,8 +16,15 @@ pub trait FromJson: Sized {
 }
 
 /// What was wrong with a JSON value, and where.
+///
+/// Boxed: a `Result<T, JsonError>` is then `T` and one pointer, which every reader moves
+/// around and every `?` checks; with the two strings inline the readers were larger.
+/// Errors are rare, so the allocation costs nothing that matters.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JsonError {
+pub struct JsonError(Box<Located>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Located {
     /// The field path from the value read (`rolls[0].formula`); empty for the value itself.
     path: String,
     /// `None`: the field is missing. Otherwise what is wrong with it ("must be a string,
@@ -34,48 +41,51 @@ impl JsonError {
 
     /// Any other problem with the value, in words ("must be one of …").
     pub fn new(problem: impl Into<String>) -> Self {
-        JsonError {
+        JsonError(Box::new(Located {
             path: String::new(),
             problem: Some(problem.into()),
-        }
+        }))
     }
 
     fn missing(field: &str) -> Self {
-        JsonError {
+        JsonError(Box::new(Located {
             path: field.to_owned(),
             problem: None,
-        }
+        }))
     }
 
     /// The same error, inside the field `name` of an object.
     pub fn in_field(mut self, name: &str) -> Self {
-        if self.path.is_empty() || self.path.starts_with('[') {
-            self.path.insert_str(0, name);
+        let path = &mut self.0.path;
+        if path.is_empty() || path.starts_with('[') {
+            path.insert_str(0, name);
         } else {
-            self.path.insert(0, '.');
-            self.path.insert_str(0, name);
+            path.insert(0, '.');
+            path.insert_str(0, name);
         }
         self
     }
 
     /// The same error, inside the item `index` of an array.
     pub fn in_item(mut self, index: usize) -> Self {
-        let prefix = if self.path.is_empty() || self.path.starts_with('[') {
+        let path = &mut self.0.path;
+        let prefix = if path.is_empty() || path.starts_with('[') {
             format!("[{index}]")
         } else {
             format!("[{index}].")
         };
-        self.path.insert_str(0, &prefix);
+        path.insert_str(0, &prefix);
         self
     }
 }
 
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.problem, self.path.is_empty()) {
-            (None, _) => write!(f, "missing field `{}`", self.path),
+        let Located { path, problem } = &*self.0;
+        match (problem, path.is_empty()) {
+            (None, _) => write!(f, "missing field `{path}`"),
             (Some(problem), true) => write!(f, "the value {problem}"),
-            (Some(problem), false) => write!(f, "field `{}` {problem}", self.path),
+            (Some(problem), false) => write!(f, "field `{path}` {problem}"),
         }
     }
 }
