@@ -53,11 +53,26 @@ fn json_payload<T: FromJson>(
     type_name: &'static str,
     data: Option<&JsonValue>,
 ) -> Result<T, FrameError> {
-    let invalid = |reason: String| FrameError::InvalidData { type_name, reason };
-    match data {
-        Some(data) => T::from_json(data).map_err(|e| invalid(e.to_string())),
-        None => T::from_json(&JsonValue::default()).map_err(|e| invalid(format!("no `data`: {e}"))),
-    }
+    let empty;
+    let value = match data {
+        Some(data) => data,
+        None => {
+            empty = JsonValue::default();
+            &empty
+        }
+    };
+    T::from_json(value).map_err(|e| invalid_json_data(type_name, e, data.is_none()))
+}
+
+/// The error of [`json_payload`], built here once rather than in each payload's copy.
+#[inline(never)]
+fn invalid_json_data(type_name: &'static str, error: JsonError, no_data: bool) -> FrameError {
+    let reason = if no_data {
+        format!("no `data`: {error}")
+    } else {
+        error.to_string()
+    };
+    FrameError::InvalidData { type_name, reason }
 }
 
 /// Refuses integers JavaScript cannot hold exactly.
