@@ -1,5 +1,5 @@
 //! A second codec for the wire types, written by hand: [`FromJson`] reads a type out of
-//! a parsed [`JsonValue`], [`ToJson`] writes it as JSON text.
+//! a parsed [`JsonValue`](crate::JsonValue), [`ToJson`] writes it as JSON text.
 //!
 //! Why a second one beside the serde derives: the WebAssembly core used to read and write
 //! frames through serde-wasm-bindgen, and serde's derived code is compiled once per type
