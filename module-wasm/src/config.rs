@@ -1,13 +1,12 @@
 //! What the JS module passes to `start`: where the server is, the token, and who is
 //! connecting.
 
+use gold_box_protocol::json::{Fields, FromJson, JsonError};
 use gold_box_protocol::{JsonValue, UserInfo, WorldInfo};
-use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// The core's start-up configuration, as the JS module sends it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CoreConfig {
     /// `http(s)://host:port`, as the GM entered it.
     pub server_url: String,
@@ -15,8 +14,21 @@ pub struct CoreConfig {
     pub world: WorldInfo,
     pub user: UserInfo,
     /// The world's Gold Box settings (role, context size, …), synced on connect.
-    #[serde(default)]
     pub settings: BTreeMap<String, JsonValue>,
+}
+
+impl FromJson for CoreConfig {
+    /// `{serverUrl, token, world, user, settings?}` (the JS module's camelCase).
+    fn from_json(value: &JsonValue) -> Result<Self, JsonError> {
+        let fields = Fields::of(value)?;
+        Ok(CoreConfig {
+            server_url: fields.req("serverUrl")?,
+            token: fields.req("token")?,
+            world: fields.req("world")?,
+            user: fields.req("user")?,
+            settings: fields.or_default("settings")?,
+        })
+    }
 }
 
 /// Why a server URL cannot be used.
@@ -49,9 +61,12 @@ pub fn http_base(server_url: &str) -> Result<String, BadServerUrl> {
 /// The WebSocket URL for a server URL: `http://h:p` → `ws://h:p/ws`.
 pub fn websocket_url(server_url: &str) -> Result<String, BadServerUrl> {
     let base = http_base(server_url)?;
-    let ws = match base.strip_prefix("https://") {
-        Some(rest) => format!("wss://{rest}"),
-        None => format!("ws://{}", &base["http://".len()..]),
+    // `strip_prefix`, not slicing: a slice links core's panic message for a cut inside
+    // a character (about 3 KB of .wasm).
+    let ws = match (base.strip_prefix("https://"), base.strip_prefix("http://")) {
+        (Some(rest), _) => format!("wss://{rest}"),
+        (None, Some(rest)) => format!("ws://{rest}"),
+        (None, None) => return Err(BadServerUrl(server_url.to_owned())),
     };
     Ok(format!("{ws}/ws"))
 }
@@ -59,6 +74,25 @@ pub fn websocket_url(server_url: &str) -> Result<String, BadServerUrl> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_configuration_reads_from_the_js_modules_object() {
+        let value: JsonValue = serde_json::from_str(
+            r#"{"serverUrl":"http://127.0.0.1:8787","token":"t","world":{"id":"w","title":"T","system":"dnd5e"},"user":{"id":"u","name":"GM","is_gm":true},"settings":{"role":"dm"}}"#,
+        )
+        .expect("json");
+        let config = CoreConfig::from_json(&value).expect("a configuration");
+        assert_eq!(config.server_url, "http://127.0.0.1:8787");
+        assert_eq!(config.user.name, "GM");
+        assert_eq!(
+            config.settings.get("role"),
+            Some(&JsonValue::String("dm".into()))
+        );
+        let value: JsonValue =
+            serde_json::from_str(r#"{"serverUrl":"x","token":"t","world":{}}"#).expect("json");
+        let error = CoreConfig::from_json(&value).expect_err("no world id, no user");
+        assert_eq!(error.to_string(), "missing field `world.id`");
+    }
 
     #[test]
     fn http_urls_become_websocket_urls() {

@@ -19,21 +19,43 @@ pub const MAX_ENTRY_CHARS: usize = 2_000;
 /// are dropped first (the latest one always stays).
 pub const MAX_CONTEXT_BYTES: usize = 40_000;
 
-/// How many of the latest entries to send, from the `contextMessages` setting.
+/// How many of the latest entries to send, from the `contextMessages` setting: a number
+/// (its fraction dropped), or a string holding one.
 pub fn window(setting: Option<&JsonValue>) -> usize {
     let asked = match setting {
-        Some(JsonValue::String(s)) => s.trim().parse::<f64>().map_or(0.0, f64::trunc),
-        Some(value) => value
-            .as_f64()
-            .filter(|n| n.is_finite())
-            .map_or(0.0, f64::trunc),
-        None => 0.0,
+        Some(JsonValue::String(s)) => whole_part(s).unwrap_or(0),
+        Some(JsonValue::Integer(i)) => u64::try_from(*i).unwrap_or(0),
+        // `as` saturates: a huge float asks for the most.
+        Some(JsonValue::Float(f)) if f.is_finite() && *f >= 1.0 => *f as u64,
+        _ => 0,
     };
-    if asked < 1.0 {
+    if asked < 1 {
         DEFAULT_MESSAGES
     } else {
-        (asked as usize).min(MAX_MESSAGES)
+        usize::try_from(asked).map_or(MAX_MESSAGES, |asked| asked.min(MAX_MESSAGES))
     }
+}
+
+/// The whole part of a decimal number written as text (`" 20 "`, `"+7.9"`), or `None`
+/// when the text is not one.
+///
+/// Read by hand rather than with `str::parse::<f64>`: Rust's float parser and its
+/// tables are about 5 KB of .wasm, for a setting Foundry stores as a number anyway. What
+/// that parser also took (exponents, `inf`, `NaN`) reads as unreadable here, so the
+/// default applies (`1e2` asked for 50 entries before, `NaN` for none).
+fn whole_part(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let text = text.strip_prefix('+').unwrap_or(text);
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty()) || !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    if whole.is_empty() {
+        return Some(0);
+    }
+    // Only digits: the parse fails on overflow alone, which asks for the most.
+    Some(whole.parse::<u64>().unwrap_or(u64::MAX))
 }
 
 /// The entries that fit: the latest `count`, each cut to [`MAX_ENTRY_CHARS`], then the
@@ -87,6 +109,35 @@ mod tests {
         assert_eq!(window(Some(&JsonValue::String("20".into()))), 20);
         assert_eq!(window(Some(&JsonValue::Integer(500))), MAX_MESSAGES);
         assert_eq!(window(Some(&JsonValue::Bool(true))), DEFAULT_MESSAGES);
+        assert_eq!(window(Some(&JsonValue::Float(-3.0))), DEFAULT_MESSAGES);
+        assert_eq!(window(Some(&JsonValue::Float(f64::NAN))), DEFAULT_MESSAGES);
+        assert_eq!(window(Some(&JsonValue::Float(1e300))), MAX_MESSAGES);
+        assert_eq!(window(Some(&JsonValue::Integer(-4))), DEFAULT_MESSAGES);
+    }
+
+    #[test]
+    fn a_setting_given_as_text_is_read_as_a_decimal_number() {
+        for (text, expected) in [
+            ("20", 20),
+            (" 20 ", 20),
+            ("+7.9", 7),
+            ("7.", 7),
+            ("0.5", DEFAULT_MESSAGES),
+            (".5", DEFAULT_MESSAGES),
+            ("-5", DEFAULT_MESSAGES),
+            ("99999999999999999999999", MAX_MESSAGES),
+            ("", DEFAULT_MESSAGES),
+            (".", DEFAULT_MESSAGES),
+            ("1e2", DEFAULT_MESSAGES),
+            ("NaN", DEFAULT_MESSAGES),
+            ("twenty", DEFAULT_MESSAGES),
+        ] {
+            assert_eq!(
+                window(Some(&JsonValue::String(text.into()))),
+                expected,
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

@@ -8,10 +8,10 @@
 use crate::machine::ResumePoint;
 use crate::outbox::StoredRoll;
 use crate::settled::SettledRoll;
+use gold_box_protocol::json::{JsonWriter, ToJson};
 use gold_box_protocol::{
     AiMessage, ClientFrame, JsonValue, RollOutcome, RollRequest, RollResultSubmission, ServerFrame,
 };
-use serde::Serialize;
 
 /// Named timers; setting one that is already set replaces it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -112,8 +112,7 @@ pub enum Command {
 }
 
 /// The connection states the JS module shows on the button.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionState {
     /// Not started, or stopped.
     Idle,
@@ -145,12 +144,10 @@ impl ConnectionState {
 }
 
 /// An event for the JS module (`host.emit(event)`), as a plain object tagged by `type`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum CoreEvent {
     State {
         state: ConnectionState,
-        #[serde(skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
     },
     TurnStarted {
@@ -161,7 +158,6 @@ pub enum CoreEvent {
         message: AiMessage,
         /// The narration preview this message ends (see `machine::drafts`): the JS module
         /// writes `message` into that preview's chat message instead of a new one.
-        #[serde(skip_serializing_if = "Option::is_none")]
         stream: Option<u32>,
     },
     /// The narration of a turn as streamed so far (the whole text, not the last piece).
@@ -178,7 +174,6 @@ pub enum CoreEvent {
     TurnComplete {
         request_id: String,
         status: gold_box_protocol::TurnStatus,
-        #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
         iterations: u32,
         duration_ms: u64,
@@ -186,7 +181,6 @@ pub enum CoreEvent {
     Error {
         code: gold_box_protocol::ErrorCode,
         message: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
         request_id: Option<String>,
     },
     SettingsPending {
@@ -201,15 +195,234 @@ pub enum CoreEvent {
         /// The last turn failed or timed out: the button offers Retry.
         retry: bool,
         /// Tokens (and estimated cost) spent since the server started, as last reported.
-        #[serde(skip_serializing_if = "Option::is_none")]
         session_usage: Option<gold_box_protocol::TokenUsage>,
     },
     /// What a turn spent, from its `ai_turn_complete`.
     Usage {
         request_id: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
         usage: Option<gold_box_protocol::TokenUsage>,
-        #[serde(skip_serializing_if = "Option::is_none")]
         session_usage: Option<gold_box_protocol::TokenUsage>,
     },
+}
+
+impl ToJson for ConnectionState {
+    fn write_json(&self, out: &mut JsonWriter) {
+        out.string(self.as_str());
+    }
+}
+
+impl ToJson for CoreEvent {
+    /// `{"type": "<variant in snake_case>", ...fields}`, the fields in declaration order
+    /// and `None` left out: the shape serde's `#[serde(tag = "type")]` gave it, which the
+    /// JS module reads.
+    fn write_json(&self, out: &mut JsonWriter) {
+        let mut event = out.object();
+        match self {
+            CoreEvent::State { state, detail } => {
+                event.field("type", &"state").field("state", state);
+                event.some("detail", detail);
+            }
+            CoreEvent::TurnStarted { request_id } => {
+                event
+                    .field("type", &"turn_started")
+                    .field("request_id", request_id);
+            }
+            CoreEvent::ChatResponse {
+                request_id,
+                message,
+                stream,
+            } => {
+                event
+                    .field("type", &"chat_response")
+                    .field("request_id", request_id)
+                    .field("message", message)
+                    .some("stream", stream);
+            }
+            CoreEvent::NarrationDraft {
+                request_id,
+                stream,
+                text,
+            } => {
+                event
+                    .field("type", &"narration_draft")
+                    .field("request_id", request_id)
+                    .field("stream", stream)
+                    .field("text", text);
+            }
+            CoreEvent::NarrationDropped { request_id, stream } => {
+                event
+                    .field("type", &"narration_dropped")
+                    .field("request_id", request_id)
+                    .field("stream", stream);
+            }
+            CoreEvent::TurnComplete {
+                request_id,
+                status,
+                error,
+                iterations,
+                duration_ms,
+            } => {
+                event
+                    .field("type", &"turn_complete")
+                    .field("request_id", request_id)
+                    .field("status", status)
+                    .some("error", error)
+                    .field("iterations", iterations)
+                    .field("duration_ms", duration_ms);
+            }
+            CoreEvent::Error {
+                code,
+                message,
+                request_id,
+            } => {
+                event
+                    .field("type", &"error")
+                    .field("code", code)
+                    .field("message", message)
+                    .some("request_id", request_id);
+            }
+            CoreEvent::SettingsPending { pending } => {
+                event
+                    .field("type", &"settings_pending")
+                    .field("pending", pending);
+            }
+            CoreEvent::Turn {
+                busy,
+                stopping,
+                retry,
+                session_usage,
+            } => {
+                event
+                    .field("type", &"turn")
+                    .field("busy", busy)
+                    .field("stopping", stopping)
+                    .field("retry", retry)
+                    .some("session_usage", session_usage);
+            }
+            CoreEvent::Usage {
+                request_id,
+                usage,
+                session_usage,
+            } => {
+                event
+                    .field("type", &"usage")
+                    .field("request_id", request_id)
+                    .some("usage", usage)
+                    .some("session_usage", session_usage);
+            }
+        }
+        event.end();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gold_box_protocol::{AiMessageKind, ErrorCode, TokenUsage, TurnStatus};
+
+    fn text(event: CoreEvent) -> String {
+        crate::wire::encode(&event)
+    }
+
+    /// Each event's JSON, as the JS module reads it (the shape serde's internally tagged
+    /// derive gave it before the hand-written writer).
+    #[test]
+    fn events_are_written_as_the_js_module_reads_them() {
+        let usage = TokenUsage {
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            estimated_cost: Some(0.25),
+        };
+        let cases = [
+            (
+                CoreEvent::State {
+                    state: ConnectionState::AuthFailed,
+                    detail: Some("bad token".into()),
+                },
+                r#"{"type":"state","state":"auth_failed","detail":"bad token"}"#,
+            ),
+            (
+                CoreEvent::State {
+                    state: ConnectionState::Idle,
+                    detail: None,
+                },
+                r#"{"type":"state","state":"idle"}"#,
+            ),
+            (
+                CoreEvent::TurnStarted {
+                    request_id: "t1".into(),
+                },
+                r#"{"type":"turn_started","request_id":"t1"}"#,
+            ),
+            (
+                CoreEvent::ChatResponse {
+                    request_id: "t1".into(),
+                    message: AiMessage {
+                        speaker: "GM".into(),
+                        content: "Hi".into(),
+                        kind: AiMessageKind::RollSummary,
+                    },
+                    stream: Some(2),
+                },
+                r#"{"type":"chat_response","request_id":"t1","message":{"speaker":"GM","content":"Hi","kind":"roll_summary"},"stream":2}"#,
+            ),
+            (
+                CoreEvent::NarrationDraft {
+                    request_id: "t1".into(),
+                    stream: 1,
+                    text: "The".into(),
+                },
+                r#"{"type":"narration_draft","request_id":"t1","stream":1,"text":"The"}"#,
+            ),
+            (
+                CoreEvent::NarrationDropped {
+                    request_id: "t1".into(),
+                    stream: 1,
+                },
+                r#"{"type":"narration_dropped","request_id":"t1","stream":1}"#,
+            ),
+            (
+                CoreEvent::TurnComplete {
+                    request_id: "t1".into(),
+                    status: TurnStatus::Failed,
+                    error: Some("no".into()),
+                    iterations: 3,
+                    duration_ms: 1200,
+                },
+                r#"{"type":"turn_complete","request_id":"t1","status":"failed","error":"no","iterations":3,"duration_ms":1200}"#,
+            ),
+            (
+                CoreEvent::Error {
+                    code: ErrorCode::AiBusy,
+                    message: "busy".into(),
+                    request_id: None,
+                },
+                r#"{"type":"error","code":"AI_BUSY","message":"busy"}"#,
+            ),
+            (
+                CoreEvent::SettingsPending { pending: true },
+                r#"{"type":"settings_pending","pending":true}"#,
+            ),
+            (
+                CoreEvent::Turn {
+                    busy: true,
+                    stopping: false,
+                    retry: false,
+                    session_usage: Some(usage),
+                },
+                r#"{"type":"turn","busy":true,"stopping":false,"retry":false,"session_usage":{"prompt_tokens":10,"completion_tokens":5,"estimated_cost":0.25}}"#,
+            ),
+            (
+                CoreEvent::Usage {
+                    request_id: "t1".into(),
+                    usage: None,
+                    session_usage: Some(usage),
+                },
+                r#"{"type":"usage","request_id":"t1","session_usage":{"prompt_tokens":10,"completion_tokens":5,"estimated_cost":0.25}}"#,
+            ),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(text(event), expected);
+        }
+    }
 }

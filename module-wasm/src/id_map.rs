@@ -1,5 +1,5 @@
 //! A map keyed by request id, for the core's own bookkeeping (the outbox, the settled
-//! markers, the rolls in progress, the turns awaited and open).
+//! markers, the rolls in progress, the turns awaited and open, the narration previews).
 //!
 //! `std`'s `BTreeMap` is compiled once per value type, about 9 KB of WebAssembly each
 //! (node splitting, merging, stealing for removal, the iterators); with six maps of

@@ -8,8 +8,7 @@
 //!
 //! This module only decides; the machine turns its decisions into commands.
 
-use gold_box_protocol::{RollOutcome, RollRequest};
-use serde::{Deserialize, Serialize};
+use gold_box_protocol::{RollOutcome, RollRequest, json_struct};
 
 use crate::id_map::IdMap;
 
@@ -20,7 +19,7 @@ pub const RETRY_DELAYS_MS: [u64; 3] = [100, 200, 400];
 
 /// An entry as browser storage keeps it: written when a roll starts (without results),
 /// and again with its results before they are first sent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredRoll {
     pub request_id: String,
     /// Epoch milliseconds after which the server no longer takes the result.
@@ -30,6 +29,15 @@ pub struct StoredRoll {
     /// `None` while the roll is being made.
     pub results: Option<Vec<RollOutcome>>,
 }
+
+// Its JSON, as the serde derive wrote it before (entries stored by an older version of
+// the module still read).
+json_struct!(StoredRoll {
+    request_id: req,
+    deadline_ms: req,
+    rolls: req,
+    results: null,
+});
 
 /// One outcome waiting for the server's answer.
 #[derive(Debug, Clone, PartialEq)]

@@ -12,8 +12,7 @@
 //! marker remains (a roll a reload interrupted past its deadline).
 
 use crate::id_map::IdMap;
-use gold_box_protocol::RollOutcome;
-use serde::{Deserialize, Serialize};
+use gold_box_protocol::{RollOutcome, json_struct};
 
 /// How long a settled marker outlives its request's deadline. The server keeps its own
 /// tombstones (and answers `duplicate`) for at least 10 minutes; the tab remembers as
@@ -22,15 +21,22 @@ use serde::{Deserialize, Serialize};
 pub const SETTLED_MARGIN_MS: u64 = 10 * 60 * 1_000;
 
 /// A settled marker as the tab's storage keeps it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SettledRoll {
     pub request_id: String,
     /// Epoch milliseconds after which the marker is dropped.
     pub keep_until_ms: u64,
     /// The outcome that settled it, when one was made.
-    #[serde(default)]
     pub results: Option<Vec<RollOutcome>>,
 }
+
+// Its JSON, as the serde derive wrote it before (markers stored by an older version of
+// the module still read).
+json_struct!(SettledRoll {
+    request_id: req,
+    keep_until_ms: req,
+    results: null,
+});
 
 impl SettledRoll {
     /// The marker for a request whose deadline is `deadline_ms`.

@@ -1,118 +1,121 @@
 //! The wire format at the bindings' edge: a server frame's text is decoded once, here,
 //! into a typed frame the machine dispatches on; the machine's frames are encoded here.
 //!
-//! In the browser, JSON is read and written by the browser's own `JSON.parse` and
-//! `JSON.stringify`, and the typed values cross with serde-wasm-bindgen: serde_json stays
-//! out of the wasm build, which keeps it small. On the host (the machine's tests) the same
-//! functions use serde_json. Both go through the protocol crate's one decoder
-//! (`ServerFrame::decode`), so the frame rules are the same.
+//! Typed values are read from a parsed [`JsonValue`] and written as text by the protocol's
+//! hand-written codec (`gold_box_protocol::json`), the same code on the host and in the
+//! browser, with no serde code in the .wasm. Only the parsing and the writing of floats
+//! differ: in the browser `JSON.parse` and JavaScript's number formatting
+//! (`bindings::js_json`), so that neither serde_json nor Rust's float code is in the
+//! .wasm; on the host (the machine's tests) serde_json.
 
+use gold_box_protocol::json::{FromJson, ToJson};
 use gold_box_protocol::{ClientFrame, ServerFrame};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 /// Decodes a server frame: its JSON, then its type and payload.
 pub fn decode_server_frame(text: &str) -> Result<ServerFrame, String> {
-    imp::decode_server_frame(text)
+    let value = imp::parse(text)?;
+    ServerFrame::from_json(&value).map_err(|e| e.to_string())
 }
 
-/// Encodes a frame (or an HTTP body, or a stored entry) as JSON text. Our own types
-/// always serialize; a failure would be a bug in them, and is reported as `None`.
-pub fn encode<T: Serialize>(value: &T) -> Option<String> {
-    imp::encode(value)
+/// Encodes a frame (or an HTTP body, a stored entry, an event) as JSON text.
+pub fn encode<T: ToJson>(value: &T) -> String {
+    value.to_json_text(imp::write_float)
 }
 
 /// Decodes JSON text into one of our own types (a stored entry).
-pub fn decode<T: DeserializeOwned>(text: &str) -> Option<T> {
-    imp::decode(text)
+pub fn decode<T: FromJson>(text: &str) -> Option<T> {
+    T::from_json(&imp::parse(text).ok()?).ok()
 }
 
 /// Encodes a client frame as its text.
-pub fn encode_client_frame(frame: &ClientFrame) -> Option<String> {
+pub fn encode_client_frame(frame: &ClientFrame) -> String {
     encode(frame)
 }
 
 #[cfg(target_arch = "wasm32")]
 mod imp {
-    use super::*;
-    use gold_box_protocol::RawFrame;
-    use wasm_bindgen::JsValue;
-
-    pub fn decode_server_frame(text: &str) -> Result<ServerFrame, String> {
-        let value = js_sys::JSON::parse(text).map_err(|_| "not valid JSON".to_owned())?;
-        if !value.is_object() || js_sys::Array::is_array(&value) {
-            return Err("a frame must be a JSON object".into());
-        }
-        let raw = RawFrame {
-            kind: field(&value, "type")?
-                .as_string()
-                .ok_or("missing field `type`")?,
-            request_id: optional_string(&value, "request_id")?,
-            timestamp: optional_integer(&value, "timestamp")?,
-            seq: optional_integer(&value, "seq")?,
-            data: Some(field(&value, "data")?)
-                .filter(|data| !data.is_undefined() && !data.is_null())
-                .map(serde_wasm_bindgen::Deserializer::from),
-        };
-        ServerFrame::decode(raw).map_err(|e| e.to_string())
-    }
-
-    fn field(object: &JsValue, name: &str) -> Result<JsValue, String> {
-        js_sys::Reflect::get(object, &JsValue::from_str(name))
-            .map_err(|_| format!("cannot read field `{name}`"))
-    }
-
-    fn optional_string(object: &JsValue, name: &str) -> Result<Option<String>, String> {
-        let value = field(object, name)?;
-        if value.is_undefined() || value.is_null() {
-            return Ok(None);
-        }
-        value
-            .as_string()
-            .map(Some)
-            .ok_or_else(|| format!("`{name}` must be a string"))
-    }
-
-    fn optional_integer(object: &JsValue, name: &str) -> Result<Option<u64>, String> {
-        let value = field(object, name)?;
-        if value.is_undefined() || value.is_null() {
-            return Ok(None);
-        }
-        match value.as_f64() {
-            Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= u64::MAX as f64 => Ok(Some(n as u64)),
-            _ => Err(format!("`{name}` must be a non-negative integer")),
-        }
-    }
-
-    pub fn encode<T: Serialize>(value: &T) -> Option<String> {
-        let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-        let value = value.serialize(&serializer).ok()?;
-        js_sys::JSON::stringify(&value).ok().map(String::from)
-    }
-
-    pub fn decode<T: DeserializeOwned>(text: &str) -> Option<T> {
-        let value = js_sys::JSON::parse(text).ok()?;
-        serde_wasm_bindgen::from_value(value).ok()
-    }
+    pub use crate::bindings::js_json::{parse, write_float};
 }
 
 #[cfg(not(target_arch = "wasm32"))]
 mod imp {
+    use gold_box_protocol::JsonValue;
+
+    pub fn parse(text: &str) -> Result<JsonValue, String> {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Floats as serde_json writes them (`17.0` where the browser writes `17`: the same
+    /// JSON number).
+    pub fn write_float(f: f64, out: &mut String) {
+        out.push_str(&serde_json::to_string(&f).unwrap_or_else(|_| "null".into()));
+    }
+}
+
+/// Stored entries keep the JSON the serde derives wrote before: entries a tab stored
+/// before an update are still read after it.
+#[cfg(test)]
+mod tests {
     use super::*;
-    use gold_box_protocol::RawFrame;
+    use crate::machine::ResumePoint;
+    use crate::outbox::StoredRoll;
+    use crate::settled::SettledRoll;
+    use gold_box_protocol::{DieResult, DieTerm, RollOutcome, RollRequest};
 
-    pub fn decode_server_frame(text: &str) -> Result<ServerFrame, String> {
-        let raw: RawFrame<serde_json::Value> =
-            serde_json::from_str(text).map_err(|e| e.to_string())?;
-        ServerFrame::decode(raw).map_err(|e| e.to_string())
+    fn outcome() -> RollOutcome {
+        RollOutcome {
+            formula: "1d20".into(),
+            flavor: None,
+            total: Some(17.0),
+            dice: vec![DieTerm {
+                faces: 20,
+                results: vec![DieResult {
+                    result: 17,
+                    active: true,
+                }],
+            }],
+            error: None,
+        }
     }
 
-    pub fn encode<T: Serialize>(value: &T) -> Option<String> {
-        serde_json::to_string(value).ok()
-    }
+    #[test]
+    fn stored_entries_read_and_write_as_before() {
+        let started = StoredRoll {
+            request_id: "roll-1".into(),
+            deadline_ms: 5_000,
+            rolls: vec![RollRequest {
+                formula: "1d20".into(),
+                flavor: Some("Attack".into()),
+            }],
+            results: None,
+        };
+        let text = r#"{"request_id":"roll-1","deadline_ms":5000,"rolls":[{"formula":"1d20","flavor":"Attack"}],"results":null}"#;
+        assert_eq!(encode(&started), text);
+        assert_eq!(decode::<StoredRoll>(text), Some(started));
 
-    pub fn decode<T: DeserializeOwned>(text: &str) -> Option<T> {
-        serde_json::from_str(text).ok()
+        let marker = SettledRoll {
+            request_id: "roll-1".into(),
+            keep_until_ms: 9,
+            results: Some(vec![outcome()]),
+        };
+        let text = r#"{"request_id":"roll-1","keep_until_ms":9,"results":[{"formula":"1d20","total":17.0,"dice":[{"faces":20,"results":[{"result":17,"active":true}]}]}]}"#;
+        assert_eq!(encode(&marker), text);
+        assert_eq!(decode::<SettledRoll>(text), Some(marker));
+        // The browser writes the same total as `17`.
+        let browser = text.replace("17.0", "17");
+        assert_eq!(
+            decode::<SettledRoll>(&browser).map(|m| m.results),
+            Some(Some(vec![outcome()]))
+        );
+
+        let point = ResumePoint {
+            instance: None,
+            last_seq: 4,
+        };
+        assert_eq!(encode(&point), r#"{"instance":null,"last_seq":4}"#);
+        assert_eq!(decode::<ResumePoint>(r#"{"last_seq":4}"#), Some(point));
+        assert_eq!(decode::<ResumePoint>(r#"{"last_seq":"4"}"#), None);
+        assert_eq!(decode::<ResumePoint>("{"), None);
     }
 }
 
@@ -126,6 +129,42 @@ mod browser_tests {
     use wasm_bindgen_test::*;
 
     wasm_bindgen_test_configure!(run_in_browser);
+
+    #[wasm_bindgen::prelude::wasm_bindgen(inline_js = "
+export function sample() {
+  return { a: 1, b: 2.5, c: undefined, d: null, e: [true, 'x', -0], f: { g: 9007199254740993, h: 'é\\n' } };
+}
+export function withFunction() { return { a: () => 1 }; }
+")]
+    extern "C" {
+        fn sample() -> wasm_bindgen::JsValue;
+        #[wasm_bindgen(js_name = withFunction)]
+        fn with_function() -> wasm_bindgen::JsValue;
+    }
+
+    /// JavaScript values read as the JSON they stand for: safe integers as integers, other
+    /// numbers as floats, `undefined` properties left out.
+    #[wasm_bindgen_test]
+    fn javascript_values_read_as_json() {
+        use crate::bindings::js_json::from_js;
+        let expected: gold_box_protocol::JsonValue = serde_json::from_str(
+            r#"{"a":1,"b":2.5,"d":null,"e":[true,"x",0],"f":{"g":9007199254740992.0,"h":"é\n"}}"#,
+        )
+        .expect("json");
+        assert_eq!(from_js(&sample()), Ok(expected));
+        assert!(from_js(&with_function()).is_err());
+    }
+
+    /// Floats are written by JavaScript as numbers that read back the same.
+    #[wasm_bindgen_test]
+    fn floats_are_written_as_numbers_that_read_back_the_same() {
+        for f in [17.0, 17.5, 0.1, 1e21, 1.5e-7, -2.75, 123456789.125] {
+            let text = encode(&f);
+            assert_eq!(serde_json::from_str::<f64>(&text).ok(), Some(f), "{text}");
+        }
+        assert_eq!(encode(&f64::NAN), "null");
+        assert_eq!(encode(&f64::INFINITY), "null");
+    }
 
     #[wasm_bindgen_test]
     fn server_frames_decode_as_on_the_host() {
@@ -198,7 +237,7 @@ mod browser_tests {
         ];
         for frame in frames {
             let browser: serde_json::Value =
-                serde_json::from_str(&encode_client_frame(&frame).expect("encoded")).expect("json");
+                serde_json::from_str(&encode_client_frame(&frame)).expect("json");
             let host = serde_json::to_value(&frame).expect("json");
             assert_eq!(browser, host);
         }
@@ -218,7 +257,7 @@ mod browser_tests {
             }],
         }))
         .with_request_id("roll-8");
-        let text = encode_client_frame(&frame).expect("encoded");
+        let text = encode_client_frame(&frame);
         let browser: serde_json::Value = serde_json::from_str(&text).expect("json");
         assert_eq!(browser["data"]["results"][0]["total"].as_f64(), Some(17.0));
         let decoded: RollResult =

@@ -6,6 +6,7 @@
 //! the message type is chosen by `type` before `data` is read. That order is what lets
 //! an unknown type be told apart from bad data, whatever order the object's keys come in.
 
+use crate::json::{Fields, FromJson, JsonError, JsonWriter, ObjectWriter, ToJson};
 use crate::messages::*;
 use crate::{FrameError, JsonValue, MAX_SAFE_INTEGER};
 use serde::de::value::{Error as ValueError, MapDeserializer};
@@ -44,6 +45,34 @@ where
             T::deserialize(empty).map_err(|e| invalid(format!("no `data`: {e}")))
         }
     }
+}
+
+/// [`payload`] for the hand-written codec: reads a `T` out of `data`; a frame without
+/// `data` reads as `{}`, with the same messages.
+fn json_payload<T: FromJson>(
+    type_name: &'static str,
+    data: Option<&JsonValue>,
+) -> Result<T, FrameError> {
+    let empty;
+    let value = match data {
+        Some(data) => data,
+        None => {
+            empty = JsonValue::default();
+            &empty
+        }
+    };
+    T::from_json(value).map_err(|e| invalid_json_data(type_name, e, data.is_none()))
+}
+
+/// The error of [`json_payload`], built here once rather than in each payload's copy.
+#[inline(never)]
+fn invalid_json_data(type_name: &'static str, error: JsonError, no_data: bool) -> FrameError {
+    let reason = if no_data {
+        format!("no `data`: {error}")
+    } else {
+        error.to_string()
+    };
+    FrameError::InvalidData { type_name, reason }
 }
 
 /// Refuses integers JavaScript cannot hold exactly.
@@ -95,6 +124,21 @@ macro_rules! message_enum {
                 match kind {
                     $( $tag => Ok(Self::$variant(payload($tag, data)?)), )*
                     other => Err(FrameError::UnknownType { type_name: other.to_owned() }),
+                }
+            }
+
+            /// [`Self::decode_data`] for the hand-written codec.
+            fn data_from_json(kind: &str, data: Option<&JsonValue>) -> Result<Self, FrameError> {
+                match kind {
+                    $( $tag => Ok(Self::$variant(json_payload($tag, data)?)), )*
+                    other => Err(FrameError::UnknownType { type_name: other.to_owned() }),
+                }
+            }
+
+            /// [`Self::serialize_data`] for the hand-written codec.
+            fn data_to_json(&self, object: &mut ObjectWriter<'_>) {
+                match self {
+                    $( Self::$variant(data) => { object.field("data", data); } )*
                 }
             }
 
@@ -256,18 +300,57 @@ macro_rules! frame_type {
             /// (`request_id` where one is needed, integers below 2^53) are checked.
             pub fn decode<'de, D: Deserializer<'de>>(raw: RawFrame<D>) -> Result<Self, FrameError> {
                 let message = $message::decode_data(&raw.kind, raw.data)?;
+                Self::checked(message, raw.request_id, raw.timestamp, raw.seq)
+            }
+
+            /// Decodes a parsed frame with the hand-written codec (see [`crate::json`]):
+            /// the same steps and rules as [`Self::decode`].
+            pub fn from_json(value: &JsonValue) -> Result<Self, FrameError> {
+                let malformed = |e: JsonError| FrameError::Malformed { reason: e.to_string() };
+                let fields = Fields::of(value).map_err(|_| FrameError::Malformed {
+                    reason: "a frame must be a JSON object".into(),
+                })?;
+                let kind: String = fields.req("type").map_err(malformed)?;
+                let request_id = fields.opt("request_id").map_err(malformed)?;
+                let timestamp = fields.opt("timestamp").map_err(malformed)?;
+                let seq = fields.opt("seq").map_err(malformed)?;
+                let data = fields.get("data").filter(|data| **data != JsonValue::Null(()));
+                let message = $message::data_from_json(&kind, data)?;
+                Self::checked(message, request_id, timestamp, seq)
+            }
+
+            /// The envelope rules, once the message is read.
+            fn checked(
+                message: $message,
+                request_id: Option<String>,
+                timestamp: Option<u64>,
+                seq: Option<u64>,
+            ) -> Result<Self, FrameError> {
                 let type_name = message.type_name();
-                if message.requires_request_id() && raw.request_id.is_none() {
+                if message.requires_request_id() && request_id.is_none() {
                     return Err(FrameError::MissingRequestId { type_name });
                 }
-                if let Some(timestamp) = raw.timestamp {
+                if let Some(timestamp) = timestamp {
                     within_safe_range(type_name, "timestamp", timestamp)?;
                 }
-                if let Some(seq) = raw.seq {
+                if let Some(seq) = seq {
                     within_safe_range(type_name, "seq", seq)?;
                 }
                 message.check_ranges()?;
-                Ok(Self { request_id: raw.request_id, timestamp: raw.timestamp, seq: raw.seq, message })
+                Ok(Self { request_id, timestamp, seq, message })
+            }
+        }
+
+        impl ToJson for $frame {
+            /// The fields in the order of the serde `Serialize` below.
+            fn write_json(&self, out: &mut JsonWriter) {
+                let mut object = out.object();
+                object.field("type", &self.message.type_name());
+                object.some("request_id", &self.request_id);
+                object.some("seq", &self.seq);
+                self.message.data_to_json(&mut object);
+                object.some("timestamp", &self.timestamp);
+                object.end();
             }
         }
 

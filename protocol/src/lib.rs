@@ -13,10 +13,14 @@
 //! the caller parses the text into a [`RawFrame`] with its JSON library of choice, then
 //! [`ClientFrame::decode`] / [`ServerFrame::decode`] turn it into a typed message or a
 //! [`FrameError`] that names what was wrong.
+//!
+//! The WebAssembly core reads and writes the same types with [`json`], a codec written by
+//! hand beside the derives (no serde code in the .wasm), which the tests hold to them.
 
 mod error;
 mod frame;
 mod http;
+pub mod json;
 mod messages;
 mod metrics;
 mod value;

@@ -183,3 +183,51 @@ fn server_frames_that_answer_a_request_need_its_id() {
         }
     );
 }
+
+/// The hand-written codec (the wasm core's) refuses the same frames with the same kind of
+/// error, and its reasons name the field by its whole path.
+#[test]
+fn the_hand_written_codec_refuses_the_same_frames_and_names_the_field() {
+    let hand = |text: &str| {
+        let value: JsonValue = serde_json::from_str(text).expect("json");
+        ClientFrame::from_json(&value)
+    };
+    for text in [
+        r#"{"type":"teleport","data":{}}"#,
+        r#"{"data":{}}"#,
+        r#"{"type":"settings_sync","data":{"settings":{}}}"#,
+        r#"{"type":"chat_request","request_id":"t","data":{"messages":"hi","settings_revision":1}}"#,
+        r#"{"type":"settings_sync","data":{"revision":-1,"settings":{}}}"#,
+        r#"{"type":"settings_sync","data":{"revision":9007199254740992,"settings":{}}}"#,
+        r#"{"type":"roll_result","data":{"results":[]}}"#,
+        r#"{"type":"connect"}"#,
+        r#"{"type":"ping","request_id":7}"#,
+    ] {
+        let by_serde = error_of(text);
+        let by_hand = hand(text).expect_err(text);
+        assert_eq!(
+            std::mem::discriminant(&by_hand),
+            std::mem::discriminant(&by_serde),
+            "{text}: {by_hand:?} / {by_serde:?}"
+        );
+        if !matches!(
+            by_serde,
+            FrameError::InvalidData { .. } | FrameError::Malformed { .. }
+        ) {
+            assert_eq!(by_hand, by_serde, "{text}");
+        }
+    }
+    let error = hand(
+        r#"{"type":"roll_result","request_id":"r","data":{"results":[{"formula":"1d6","total":3,"dice":[{"faces":6,"results":[{"result":"3","active":true}]}]}]}}"#,
+    )
+    .expect_err("a die result that is a string");
+    assert_eq!(
+        error.to_string(),
+        "invalid `roll_result` data: field `results[0].dice[0].results[0].result` must be an integer, found a string"
+    );
+    let error = hand(r#"{"type":"connect"}"#).expect_err("no data");
+    assert_eq!(
+        error.to_string(),
+        "invalid `connect` data: no `data`: missing field `client_id`"
+    );
+}

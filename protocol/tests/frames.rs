@@ -2,6 +2,7 @@
 //! Examples section of docs/PROTOCOL.md, and each must decode to the Rust value beside
 //! it and encode back to the same JSON.
 
+use gold_box_protocol::json::{FromJson, ToJson};
 use gold_box_protocol::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -16,6 +17,17 @@ fn decode_client(text: &str) -> Result<ClientFrame, FrameError> {
 fn decode_server(text: &str) -> Result<ServerFrame, FrameError> {
     let raw: RawFrame<Value> = serde_json::from_str(text).map_err(FrameError::malformed)?;
     ServerFrame::decode(raw)
+}
+
+/// Floats as serde_json writes them, so that the hand-written codec's text can be
+/// compared with serde's byte for byte.
+fn serde_float(f: f64, out: &mut String) {
+    out.push_str(&serde_json::to_string(&f).expect("a float"));
+}
+
+/// A text parsed as the hand-written codec's input.
+fn parsed(text: &str) -> JsonValue {
+    serde_json::from_str(text).expect("example is JSON")
 }
 
 fn outcome_d20() -> RollOutcome {
@@ -474,6 +486,38 @@ fn every_server_frame_matches_its_documented_json() {
             "decoding of {literal}"
         );
     }
+}
+
+/// The hand-written codec (`gold_box_protocol::json`, the one the wasm core runs) reads
+/// every example as the serde derives do, and writes the very bytes serde_json writes.
+#[test]
+fn every_frame_reads_and_writes_the_same_with_the_hand_written_codec() {
+    for (literal, frame) in client_examples() {
+        assert_eq!(
+            ClientFrame::from_json(&parsed(literal)).expect("decode"),
+            frame,
+            "hand decoding of {literal}"
+        );
+        assert_eq!(
+            frame.to_json_text(serde_float),
+            serde_json::to_string(&frame).expect("encode"),
+            "hand encoding of {literal}"
+        );
+    }
+    for (literal, frame) in server_examples() {
+        assert_eq!(
+            ServerFrame::from_json(&parsed(literal)).expect("decode"),
+            frame,
+            "hand decoding of {literal}"
+        );
+        assert_eq!(
+            frame.to_json_text(serde_float),
+            serde_json::to_string(&frame).expect("encode"),
+            "hand encoding of {literal}"
+        );
+    }
+    let submission = RollResultSubmission::from_json(&parsed(http_examples()[1].0));
+    assert_eq!(submission.map(|s| s.results), Ok(vec![outcome_d20()]));
 }
 
 #[test]

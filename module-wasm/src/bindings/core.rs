@@ -15,6 +15,7 @@
 
 use super::host::Host;
 use super::http;
+use super::js_json;
 use super::socket::{Socket, SocketEvent};
 use super::storage;
 use super::tasks::Tasks;
@@ -24,7 +25,8 @@ use crate::effects::{Command, Input, TimerKind};
 use crate::id_map::IdMap;
 use crate::machine::{Machine, Restored};
 use gloo_timers::callback::Timeout;
-use gold_box_protocol::{ChatEntry, JsonValue, RollOutcome};
+use gold_box_protocol::json::FromJson;
+use gold_box_protocol::{ChatEntry, RollOutcome};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
@@ -106,7 +108,8 @@ impl GoldBoxCore {
     /// again reconnects with the new configuration. Roll results stored before a page
     /// reload are delivered.
     pub fn start(&self, config: JsValue) -> Result<(), JsError> {
-        let config: CoreConfig = serde_wasm_bindgen::from_value(config)
+        let config = js_json::from_js(&config)
+            .and_then(|config| CoreConfig::from_json(&config).map_err(|e| e.to_string()))
             .map_err(|e| JsError::new(&format!("Gold Box: invalid configuration: {e}")))?;
         // Everything that reads the browser is read before the runtime is borrowed.
         let client_id = storage::client_id(&config.user.id);
@@ -151,7 +154,7 @@ impl GoldBoxCore {
     /// shows the pending indicator and is synced after a quiet second.
     #[wasm_bindgen(js_name = settingChanged)]
     pub fn setting_changed(&self, key: String, value: JsValue) -> Result<(), JsError> {
-        let value: JsonValue = serde_wasm_bindgen::from_value(value).map_err(|e| {
+        let value = js_json::from_js(&value).map_err(|e| {
             JsError::new(&format!(
                 "Gold Box: setting `{key}` has a value that is not JSON: {e}"
             ))
@@ -199,7 +202,8 @@ impl GoldBoxCore {
     /// stopped).
     #[wasm_bindgen(js_name = takeAiTurn)]
     pub fn take_ai_turn(&self, entries: JsValue) -> Result<js_sys::Promise, JsError> {
-        let messages: Vec<ChatEntry> = serde_wasm_bindgen::from_value(entries)
+        let messages = js_json::from_js(&entries)
+            .and_then(|entries| Vec::<ChatEntry>::from_json(&entries).map_err(|e| e.to_string()))
             .map_err(|e| JsError::new(&format!("Gold Box: invalid chat context: {e}")))?;
         let now = now_ms();
         let taken = self.shared.borrow_mut().machine.take_turn(messages, now);
@@ -291,9 +295,7 @@ fn execute(shared: &Shared, command: Command) {
     match command {
         Command::OpenSocket { url } => open_socket(shared, &url),
         Command::Send(frame) => {
-            let Some(text) = crate::wire::encode_client_frame(&frame) else {
-                return;
-            };
+            let text = crate::wire::encode_client_frame(&frame);
             let ws = shared.borrow().socket.as_ref().map(Socket::handle);
             let sent = ws
                 .filter(|ws| ws.ready_state() == web_sys::WebSocket::OPEN)
@@ -366,7 +368,7 @@ fn execute(shared: &Shared, command: Command) {
             token,
             body,
         } => {
-            let body = crate::wire::encode(&body).unwrap_or_default();
+            let body = crate::wire::encode(&body);
             let controller = web_sys::AbortController::new().ok();
             let signal = controller.as_ref().map(|c| c.signal());
             let (task, cancel) = shared.borrow_mut().tasks.register(controller);

@@ -1,9 +1,10 @@
 //! The host bridge: the object the JS module passes to `new GoldBoxCore(host)`, through
 //! which the core reaches Foundry (events for the UI, dice, translations).
 
+use super::js_json;
 use crate::effects::CoreEvent;
+use gold_box_protocol::json::FromJson;
 use gold_box_protocol::{RollOutcome, RollRequest};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -47,16 +48,18 @@ impl Host {
     /// Sends an event to the JS module. A throwing listener is logged, never propagated
     /// into the core.
     pub fn emit(&self, event: &CoreEvent) {
-        let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-        match event.serialize(&serializer) {
+        // Written as JSON and parsed by the browser into the plain object the JS module
+        // reads: the shape serde-wasm-bindgen made, with no serde code in the .wasm.
+        let text = crate::wire::encode(event);
+        match js_sys::JSON::parse(&text) {
             Ok(value) => {
                 if let Err(error) = self.emit_raw(&value) {
                     web_sys::console::error_2(&"Gold Box: an event listener threw".into(), &error);
                 }
             }
-            Err(error) => web_sys::console::error_1(
-                &format!("Gold Box: cannot convert an event: {error}").into(),
-            ),
+            Err(error) => {
+                web_sys::console::error_2(&"Gold Box: cannot convert an event".into(), &error)
+            }
         }
     }
 }
@@ -77,11 +80,13 @@ impl Host {
             Err(error) => return failed(describe(&error)),
         };
         match JsFuture::from(promise).await {
-            Ok(value) => serde_wasm_bindgen::from_value::<RollOutcome>(value).unwrap_or_else(|e| {
-                failed(format!(
-                    "the dice bridge returned an unreadable outcome: {e}"
-                ))
-            }),
+            Ok(value) => js_json::from_js(&value)
+                .and_then(|value| RollOutcome::from_json(&value).map_err(|e| e.to_string()))
+                .unwrap_or_else(|e| {
+                    failed(format!(
+                        "the dice bridge returned an unreadable outcome: {e}"
+                    ))
+                }),
             Err(error) => failed(describe(&error)),
         }
     }

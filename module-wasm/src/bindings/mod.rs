@@ -6,6 +6,7 @@
 mod core;
 mod host;
 mod http;
+pub(crate) mod js_json;
 mod socket;
 mod storage;
 mod tasks;

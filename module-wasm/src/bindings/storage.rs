@@ -8,8 +8,7 @@
 use crate::machine::ResumePoint;
 use crate::outbox::StoredRoll;
 use crate::settled::SettledRoll;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use gold_box_protocol::json::{FromJson, ToJson};
 
 const OUTBOX_PREFIX: &str = "gold-box.outbox.";
 /// Settled markers have their own prefix: the outbox keys hold only what still waits
@@ -57,7 +56,7 @@ pub fn load_settled() -> Vec<SettledRoll> {
     load_all(SETTLED_PREFIX)
 }
 
-fn load_all<T: DeserializeOwned>(prefix: &str) -> Vec<T> {
+fn load_all<T: FromJson>(prefix: &str) -> Vec<T> {
     let Some(storage) = session_storage() else {
         return Vec::new();
     };
@@ -99,9 +98,9 @@ pub fn store_settled(marker: &SettledRoll) {
     );
 }
 
-fn store<T: Serialize>(prefix: &str, request_id: &str, value: &T, what: &str) {
+fn store<T: ToJson>(prefix: &str, request_id: &str, value: &T, what: &str) {
     let stored = session_storage().and_then(|storage| {
-        let text = crate::wire::encode(value)?;
+        let text = crate::wire::encode(value);
         storage
             .set_item(&format!("{prefix}{request_id}"), &text)
             .ok()
@@ -143,7 +142,7 @@ pub fn load_resume() -> Option<ResumePoint> {
 /// then).
 pub fn store_resume(point: &ResumePoint) {
     let stored = session_storage().and_then(|storage| {
-        let text = crate::wire::encode(point)?;
+        let text = crate::wire::encode(point);
         storage.set_item(RESUME_KEY, &text).ok()
     });
     if stored.is_none() {

@@ -100,10 +100,16 @@ impl Machine {
             }
             _ => {}
         }
-        let draft = self.drafts.entry(request_id.clone()).or_insert(Draft {
-            stream: delta.stream,
-            ..Draft::default()
-        });
+        if !self.drafts.contains_key(&request_id) {
+            let draft = Draft {
+                stream: delta.stream,
+                ..Draft::default()
+            };
+            self.drafts.insert(request_id.clone(), draft);
+        }
+        let Some(draft) = self.drafts.get_mut(&request_id) else {
+            return;
+        };
         if delta.offset == 0 {
             draft.text.clear();
             draft.chars = 0;

@@ -140,7 +140,7 @@ pub struct Machine {
     /// Session frames of the current connection's replay still to come.
     replay_left: Option<u64>,
     /// The narration preview of each open turn that has one (see `drafts`).
-    drafts: BTreeMap<String, drafts::Draft>,
+    drafts: IdMap<drafts::Draft>,
 }
 
 impl Machine {
@@ -170,7 +170,7 @@ impl Machine {
             resume: ResumePoint::default(),
             connection: 0,
             replay_left: None,
-            drafts: BTreeMap::new(),
+            drafts: IdMap::new(),
         }
     }
 

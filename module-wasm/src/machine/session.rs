@@ -20,19 +20,26 @@
 //! which a reload cannot split, so the window is only Foundry's own asynchronous write.
 
 use super::*;
-use serde::{Deserialize, Serialize};
+use gold_box_protocol::json_struct;
 
 /// How a turn is ended whose frames the server no longer keeps.
 pub const MISSED_OUTPUT: &str = "the connection was lost for longer than the server keeps a turn's messages: some are lost, and how this turn ended is unknown";
 
 /// Where the client's record of the session stream ends, as the tab's storage keeps it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResumePoint {
     /// The `connected.instance` of the server last heard from.
     pub instance: Option<String>,
     /// The highest `seq` processed from that instance (0: none).
     pub last_seq: u64,
 }
+
+// Its JSON, as the serde derive wrote it before (a point stored by an older version of
+// the module still reads).
+json_struct!(ResumePoint {
+    instance: null,
+    last_seq: req,
+});
 
 /// How turns are reported that were waiting on a server without resumable delivery:
 /// what it wrote into the dropped socket is gone.
