@@ -1,5 +1,7 @@
 // Foundry's ChatMessage document and the `game.messages` collection, v13 and v14
-// (https://foundryvtt.com/api/v14/classes/foundry.documents.ChatMessage.html).
+// (https://foundryvtt.com/api/v14/classes/foundry.documents.ChatMessage.html, read;
+// https://foundryvtt.com/api/v13/classes/foundry.documents.ChatMessage.html, not read: v13's
+// `applyRollMode` is as modules ported to v13 use it).
 // `ChatMessage.create` runs the `preCreateChatMessage` hook (which may cancel), applies the
 // visibility asked for in its options, stores the message, resolves, and posts it to the chat
 // log the way Foundry's `_onCreate` does (without awaiting the render), firing
@@ -7,9 +9,14 @@
 // AND the flavor inserted as HTML (as Foundry does: flavor is HTML, so untrusted text must be
 // escaped before it gets there) and the speaker alias as text. Both versions fire
 // `renderChatMessageHTML(message, html: HTMLElement, context)` from `renderHTML()`
-// (https://foundryvtt.com/api/v14/functions/hookEvents.renderChatMessageHTML.html).
+// (https://foundryvtt.com/api/v14/functions/hookEvents.renderChatMessageHTML.html and
+// https://foundryvtt.com/api/v13/functions/hookEvents.renderChatMessageHTML.html, both read, v13
+// as the copy at foundryvtt.com/api/, which does not show its version: the same signature; v13 also fires the deprecated jQuery `renderChatMessage`, which the shim leaves
+// out so that a module cannot depend on it).
 //
-// Data (https://foundryvtt.com/api/v14/interfaces/foundry.documents.types.ChatMessageData.html):
+// Data (https://foundryvtt.com/api/v14/interfaces/foundry.documents.types.ChatMessageData.html,
+// read; https://foundryvtt.com/api/v13/interfaces/foundry.documents.types.ChatMessageData.html,
+// not read):
 // `type` is a string sub-type ("base" by default), `style` a CONST.CHAT_MESSAGE_STYLES value,
 // `whisper` user ids, `blind`, `speaker` {scene, actor, token, alias}.
 import { Collection, deepClone, getProperty, randomID, setProperty } from "./utils.js";
