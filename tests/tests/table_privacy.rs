@@ -10,9 +10,10 @@
 //!   public; with output for the GMs only, the private messages reach the AI and the AI's
 //!   words are whispered to the GMs.
 //! - The AI asks for a roll whose flavor is HTML, while the GM controls a token, fulfils dice
-//!   by hand and left the chat on blind rolls: the roll is made with Foundry's digital dice
-//!   without opening the manual-dice prompt, posted publicly, spoken by the AI (no actor, no
-//!   token), and its flavor shows as text.
+//!   by hand and left the chat on blind (or self) rolls: the roll is made with Foundry's digital
+//!   dice without opening the manual-dice prompt, posted publicly, spoken by the AI (no actor,
+//!   no token), and its flavor shows as text. With the AI's output set to the GMs only, its
+//!   next roll is whispered to the GMs, and not blind, whatever the GM's own mode.
 
 use gold_box_e2e::fake_ai::{FakeAi, answer, tool_call};
 use gold_box_e2e::page::{TURN_TIMEOUT, UI_TIMEOUT};
@@ -176,14 +177,22 @@ async fn wait_for_ai_roll(env: &E2e, problems: &mut Vec<String>) -> TestResult<V
     }
 }
 
-async fn ai_rolls_are_safe(env: &E2e, version: FoundryVersion) -> TestResult {
+/// The GM's current mode (a v14 message mode key) as the shim stores it on each version.
+fn stored_mode(version: FoundryVersion, gm_mode: &str) -> String {
+    match version {
+        FoundryVersion::V14 => gm_mode.to_owned(),
+        FoundryVersion::V13 => format!("{gm_mode}roll"),
+    }
+}
+
+async fn ai_rolls_are_safe(env: &E2e, version: FoundryVersion, gm_mode: &str) -> TestResult {
     env.open_foundry_with(
         version,
         TEST_TOKEN,
         &[
             ("controlToken", "1"),
             ("manualDice", "1"),
-            ("mode", "blind"),
+            ("mode", gm_mode),
         ],
     )
     .await?;
@@ -192,8 +201,8 @@ async fn ai_rolls_are_safe(env: &E2e, version: FoundryVersion) -> TestResult {
         .browser
         .eval("return window.__shim.currentMode();")
         .await?;
-    ensure(mode == "blind" || mode == "blindroll", || {
-        format!("the GM's chat is not on blind rolls: {mode}")
+    ensure(mode == stored_mode(version, gm_mode).as_str(), || {
+        format!("the GM's chat is not on {gm_mode} rolls: {mode}")
     })?;
     env.post_chat_as("Aria", "I sneak up behind the guard.")
         .await?;
@@ -215,7 +224,7 @@ async fn ai_rolls_are_safe(env: &E2e, version: FoundryVersion) -> TestResult {
     }
     if !(roll["whisper"].as_array().is_some_and(Vec::is_empty) && roll["blind"] == false) {
         problems.push(format!(
-            "the AI's roll took the GM's blind roll mode instead of public: whisper {}, blind {}",
+            "the AI's roll took the GM's {gm_mode} roll mode instead of public: whisper {}, blind {}",
             roll["whisper"], roll["blind"]
         ));
     }
@@ -260,8 +269,39 @@ async fn ai_rolls_are_safe(env: &E2e, version: FoundryVersion) -> TestResult {
     }
     ensure(problems.is_empty(), || problems.join("\n"))?;
     env.browser
-        .screenshot(&format!("ai-roll-safe-{}", version.tag()))
+        .screenshot(&format!("ai-roll-safe-{gm_mode}-{}", version.tag()))
         .await?;
+
+    // The AI's output for the GMs only: its next roll is whispered to the GMs and not blind
+    // (the GM's blind mode would hide the dice from the GM who rolled them), and so are its
+    // words.
+    env.browser
+        .eval_async("await window.__shim.setSetting('aiMessageMode', 'gm'); return null;")
+        .await?;
+    env.queue_dice(&[12]).await?;
+    env.click_take_ai_turn().await?;
+    let _ = env.wait_for_ai_messages(2, TURN_TIMEOUT).await?;
+    env.browser
+        .wait_until(&page::button_state_is("ready"), TURN_TIMEOUT)
+        .await?;
+    let gms = env
+        .browser
+        .eval("return game.users.filter((u) => u.isGM).map((u) => u.id);")
+        .await?;
+    let rolls = env.roll_messages().await?;
+    let second = rolls
+        .get(1)
+        .ok_or_else(|| format!("no second roll: {rolls:#?}"))?;
+    ensure(second["whisper"] == gms && second["blind"] == false, || {
+        format!(
+            "the AI's roll for the GMs only is not whispered to them, unblinded (GM mode {gm_mode}): {second}"
+        )
+    })?;
+    let narration = env.ai_messages().await?;
+    let last = narration.last().ok_or("no AI message")?;
+    ensure(last["whisper"] == gms && last["blind"] == false, || {
+        format!("the AI's words for the GMs only are not whispered to them: {last}")
+    })?;
     env.assert_no_page_errors().await
 }
 
@@ -276,7 +316,7 @@ async fn run_context(version: FoundryVersion) -> TestResult {
     env.finish(outcome).await
 }
 
-async fn run_safe_rolls(version: FoundryVersion) -> TestResult {
+async fn run_safe_rolls(version: FoundryVersion, gm_mode: &str) -> TestResult {
     let flavor = r#"<img src=x onerror="window.__flavorRan=1">Sneak attack"#;
     let ai = FakeAi::start(vec![
         tool_call(
@@ -284,14 +324,19 @@ async fn run_safe_rolls(version: FoundryVersion) -> TestResult {
             &json!({"rolls": [{"formula": "1d20+4", "flavor": flavor}]}),
         ),
         answer("The blade finds its mark."),
+        tool_call(
+            "roll_dice",
+            &json!({"rolls": [{"formula": "1d20+1", "flavor": "Perception"}]}),
+        ),
+        answer("You hear footsteps that only the GM knows of."),
     ])
     .await?;
     let env = E2e::start_with(
-        &format!("ai_rolls_safe_{}", version.tag()),
+        &format!("ai_rolls_safe_{gm_mode}_{}", version.tag()),
         &ai.server_args(),
     )
     .await?;
-    let outcome = ai_rolls_are_safe(&env, version).await;
+    let outcome = ai_rolls_are_safe(&env, version, gm_mode).await;
     env.finish(outcome).await
 }
 
@@ -306,11 +351,23 @@ async fn v14_the_ai_is_sent_neither_a_whisper_to_the_gm_nor_a_blind_roll() -> Te
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v13_ai_rolls_are_public_anonymous_digital_and_their_flavor_is_text() -> TestResult {
-    run_safe_rolls(FoundryVersion::V13).await
+async fn v13_ai_rolls_are_digital_anonymous_with_text_flavor_and_follow_the_ai_visibility_not_the_gms_blind_mode()
+-> TestResult {
+    run_safe_rolls(FoundryVersion::V13, "blind").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v14_ai_rolls_are_public_anonymous_digital_and_their_flavor_is_text() -> TestResult {
-    run_safe_rolls(FoundryVersion::V14).await
+async fn v14_ai_rolls_are_digital_anonymous_with_text_flavor_and_follow_the_ai_visibility_not_the_gms_blind_mode()
+-> TestResult {
+    run_safe_rolls(FoundryVersion::V14, "blind").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v13_ai_rolls_follow_the_ai_visibility_not_the_gms_self_mode() -> TestResult {
+    run_safe_rolls(FoundryVersion::V13, "self").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v14_ai_rolls_follow_the_ai_visibility_not_the_gms_self_mode() -> TestResult {
+    run_safe_rolls(FoundryVersion::V14, "self").await
 }
