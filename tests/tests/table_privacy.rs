@@ -7,8 +7,9 @@
 //! - A player whispers the GM a secret and a blind roll is made; a public line is posted. The
 //!   AI's turn carries the public line and neither secret; the module's debug log counts the
 //!   two it left out. Allowing private context changes nothing while the AI's output is
-//!   public; with output for the GMs only, the private messages reach the AI and the AI's
-//!   words are whispered to the GMs.
+//!   public, nor while the GM reviews narration that is then published to everyone; with output
+//!   for the GMs only, the private messages reach the AI and the AI's words are whispered to
+//!   the GMs.
 //! - The AI asks for a roll whose flavor is HTML, while the GM controls a token, fulfils dice
 //!   by hand and left the chat on blind (or self) rolls: the roll is made with Foundry's digital
 //!   dice without opening the manual-dice prompt, posted publicly, spoken by the AI (no actor,
@@ -120,20 +121,39 @@ async fn context_holds_only_what_the_table_may_see(
         || format!("private messages reached an AI whose output is public: {seen}"),
     )?;
 
-    // Turn 3: output for the GMs only: the private messages may now reach the AI, and its
+    // Turn 3: the GM reviews the narration first: the draft goes to the GMs only, but what
+    // is published goes to everyone (and the dice are public at once), so the private
+    // messages still stay out.
+    let before = ai.received().len();
+    env.browser
+        .eval_async("await window.__shim.setSetting('narrationRelease', 'review'); return null;")
+        .await?;
+    take_turn(env, 2).await?;
+    let seen = received_text(ai, before);
+    ensure(
+        seen.contains(PUBLIC_LINE)
+            && !seen.contains(WHISPERED_SECRET)
+            && !seen.contains(BLIND_FLAVOR),
+        || format!("private messages reached an AI whose reviewed output becomes public: {seen}"),
+    )?;
+    env.browser
+        .eval_async("await window.__shim.setSetting('narrationRelease', 'publish'); return null;")
+        .await?;
+
+    // Turn 4: output for the GMs only: the private messages may now reach the AI, and its
     // words go to the GMs only.
     let before = ai.received().len();
     env.browser
         .eval_async("await window.__shim.setSetting('aiMessageMode', 'gm'); return null;")
         .await?;
-    take_turn(env, 2).await?;
+    take_turn(env, 3).await?;
     let seen = received_text(ai, before);
     ensure(
         seen.contains(WHISPERED_SECRET) && seen.contains(BLIND_FLAVOR),
         || format!("with GM-only output and private context allowed, the AI lacks them: {seen}"),
     )?;
     let narrations = env.ai_messages().await?;
-    let last = narrations.last().ok_or("no AI message after three turns")?;
+    let last = narrations.last().ok_or("no AI message after four turns")?;
     ensure(
         last["whisper"].as_array().is_some_and(|w| !w.is_empty()) && last["blind"] == false,
         || format!("the GM-only narration is not whispered to the GMs: {last}"),
