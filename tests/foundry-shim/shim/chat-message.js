@@ -138,9 +138,20 @@ export class ChatMessage {
     return true;
   }
 
+  /**
+   * Whether the current user may read the message's content: "For certain dice rolls, for
+   * example, the message itself may be visible while the content of that message is not"
+   * (https://foundryvtt.com/api/v14/classes/foundry.documents.ChatMessage.html#iscontentvisible,
+   * read). Which rolls is not on the page: a whispered roll (a GM or blind roll) is visible to
+   * everyone as "privately rolled some dice", its content only to its recipients, its author
+   * (not when blind) and the GMs, as Foundry's client code does (read in an install, not in the
+   * API pages: unconfirmed for v14).
+   */
   get isContentVisible() {
     if (!this.visible) return false;
-    if (this.blind) return Boolean(globalThis.game.user?.isGM);
+    const user = globalThis.game.user;
+    if (this.blind) return Boolean(user?.isGM);
+    if (this.whisper.length) return Boolean(user?.isGM) || this.whisper.includes(user?.id) || this.isAuthor;
     return true;
   }
 
@@ -305,10 +316,14 @@ export class ChatMessage {
       metadata.append(del);
     }
     header.append(sender, metadata);
-    if (this.flavor) {
+    // A roll whose content the user may not read shows who rolled, not the flavor.
+    const flavorHtml = this.isRoll && !this.isContentVisible
+      ? `${this.author?.name ?? "Someone"} privately rolled some dice.`
+      : this.flavor;
+    if (flavorHtml) {
       const flavor = document.createElement("span");
       flavor.classList.add("flavor-text");
-      flavor.innerHTML = this.flavor;
+      flavor.innerHTML = flavorHtml;
       header.append(flavor);
     }
 

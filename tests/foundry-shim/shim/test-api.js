@@ -151,11 +151,12 @@ export function installTestApi(shim) {
       const gm = game.user;
       game.user = game.users.find((u) => !u.isGM);
       try {
-        if (!message.visible) return { visible: false, text: "", buttons: 0 };
+        if (!message.visible) return { visible: false, text: "", flavor: "", buttons: 0 };
         const element = await message.renderHTML({ canDelete: false });
         return {
           visible: true,
           text: element.querySelector(".message-content")?.textContent ?? "",
+          flavor: element.querySelector(".flavor-text")?.textContent ?? "",
           buttons: element.querySelectorAll("[data-gold-box-action]").length,
         };
       } finally {
