@@ -1,6 +1,8 @@
 // Who sees what the AI posts, and so what the AI may read. The AI's rolls and messages always
-// carry an explicit visibility (the `aiMessageMode` world setting: public unless the GM chose
-// GMs only), so the GM's own current roll mode (blind, self) never hides the AI's dice.
+// carry an explicit visibility, so the GM's own current roll mode (blind, self) never hides the
+// AI's dice. Which visibility is the core's decision, fixed when the turn is asked for (from
+// the `aiMessageMode` world setting then): each core event and roll names its `audience`, and
+// a message keeps it in its flags (`audience`, `privateContext`) for the GM's Publish.
 //
 // Foundry names the same thing differently across versions: v14 has message modes
 // (`CONFIG.ChatMessage.modes`, the `messageMode` option of `ChatMessage.create` and
@@ -18,6 +20,24 @@ const ROLL_MODES = { public: "publicroll", gm: "gmroll" };
 export function aiMessageMode() {
   const mode = getSetting("aiMessageMode");
   return AI_MESSAGE_MODES.includes(mode) ? mode : "public";
+}
+
+/**
+ * The audience the core named, as a mode: anything but "public" is the GMs (never public by
+ * mistake).
+ * @param {unknown} audience
+ * @returns {"public"|"gm"}
+ */
+export function audienceOf(audience) {
+  return audience === "public" ? "public" : "gm";
+}
+
+/**
+ * The flags that keep a turn's visibility on its chat messages, from a core event.
+ * @param {{audience?: string, private_context?: boolean}} event
+ */
+export function audienceFlags(event) {
+  return { audience: audienceOf(event?.audience), privateContext: event?.private_context !== false };
 }
 
 /**

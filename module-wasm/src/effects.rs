@@ -7,6 +7,7 @@
 
 use crate::machine::ResumePoint;
 use crate::outbox::StoredRoll;
+use crate::privacy::Audience;
 use crate::settled::SettledRoll;
 use gold_box_protocol::{
     AiMessage, ClientFrame, JsonValue, RollOutcome, RollRequest, RollResultSubmission, ServerFrame,
@@ -86,6 +87,8 @@ pub enum Command {
     Roll {
         request_id: String,
         rolls: Vec<RollRequest>,
+        /// Who sees the dice in chat: the visibility of the turn that asked for them.
+        audience: Audience,
     },
     /// Write an outbox entry to browser storage (before anything of it is sent).
     StoreOutbox(StoredRoll),
@@ -163,12 +166,19 @@ pub enum CoreEvent {
         /// writes `message` into that preview's chat message instead of a new one.
         #[serde(skip_serializing_if = "Option::is_none")]
         stream: Option<u32>,
+        /// Who sees it (`"public"` or `"gm"`): the turn's, fixed when it was asked for.
+        audience: &'static str,
+        /// The AI read messages not every player can see: never to be published to all.
+        private_context: bool,
     },
     /// The narration of a turn as streamed so far (the whole text, not the last piece).
     NarrationDraft {
         request_id: String,
         stream: u32,
         text: String,
+        /// As in `ChatResponse`.
+        audience: &'static str,
+        private_context: bool,
     },
     /// A preview no `chat_response` ended (its text was beside a tool call): remove it.
     NarrationDropped {

@@ -325,6 +325,269 @@ async fn ai_rolls_are_safe(env: &E2e, version: FoundryVersion, gm_mode: &str) ->
     env.assert_no_page_errors().await
 }
 
+/// What a player's client would show of message `id` (`{visible, text, buttons}`).
+async fn as_player(env: &E2e, id: &str) -> TestResult<Value> {
+    env.browser
+        .eval_async(&format!(
+            "return await window.__shim.renderAsPlayer({});",
+            Value::from(id)
+        ))
+        .await
+}
+
+async fn set_setting(env: &E2e, key: &str, value: Value) -> TestResult {
+    env.browser
+        .eval_async(&format!(
+            "await window.__shim.setSetting({}, {value}); return true;",
+            Value::from(key)
+        ))
+        .await?;
+    Ok(())
+}
+
+async fn gm_ids(env: &E2e) -> TestResult<Value> {
+    env.browser
+        .eval("return game.users.filter((u) => u.isGM).map((u) => u.id);")
+        .await
+}
+
+/// The page with the AI's output for the GMs only and private context allowed, a public
+/// line and a player's whisper to the GM in chat.
+async fn open_private_table(env: &E2e, version: FoundryVersion) -> TestResult {
+    env.open_foundry(version, TEST_TOKEN).await?;
+    env.wait_until_ready(page::CONNECT_TIMEOUT).await?;
+    set_setting(env, "aiMessageMode", json!("gm")).await?;
+    set_setting(env, "contextIncludePrivate", json!(true)).await?;
+    env.post_chat_as("Aria", PUBLIC_LINE).await?;
+    env.browser
+        .eval_async(&format!(
+            "return await window.__shim.postChat({}, {{ alias: 'Bram', from: 'player', whisperTo: 'gm' }});",
+            Value::from(WHISPERED_SECRET)
+        ))
+        .await?;
+    Ok(())
+}
+
+/// The AI's words and dice made from private messages stay with the GMs when "Who sees the
+/// AI" goes public while the turn runs: the turn's visibility was fixed when it was asked.
+async fn a_switch_to_public_mid_turn_does_not_publish_a_private_turn(
+    env: &E2e,
+    ai: &FakeAi,
+    version: FoundryVersion,
+) -> TestResult {
+    open_private_table(env, version).await?;
+    env.browser
+        .eval("window.__shim.holdNextRolls(1); return null;")
+        .await?;
+    env.click_take_ai_turn().await?;
+    env.browser
+        .wait_until("window.__shim.heldRolls().length > 0", TURN_TIMEOUT)
+        .await
+        .map_err(|e| format!("the AI's roll never reached Foundry's dice: {e}"))?;
+    // The GM switches "Who sees the AI" to everyone while the AI's dice are being rolled.
+    set_setting(env, "aiMessageMode", json!("public")).await?;
+    env.browser
+        .eval("return window.__shim.releaseRolls();")
+        .await?;
+    let narrations = env.wait_for_ai_messages(1, TURN_TIMEOUT).await?;
+    env.browser
+        .wait_until(&page::button_state_is("ready"), TURN_TIMEOUT)
+        .await?;
+    let seen = received_text(ai, 0);
+    ensure(seen.contains(WHISPERED_SECRET), || {
+        format!(
+            "the AI was not given the whisper, so its output was not private (nothing is proven): {seen}"
+        )
+    })?;
+    let gms = gm_ids(env).await?;
+    let mut problems = Vec::new();
+    let rolls = env.roll_messages().await?;
+    let narration = narrations.last().cloned().unwrap_or_default();
+    for (what, message) in [
+        ("roll", rolls.first().cloned().unwrap_or_default()),
+        ("narration", narration),
+    ] {
+        let id = message["id"].as_str().unwrap_or_default();
+        // A roll for the GMs shows in a player's log as "privately rolled some dice", without
+        // its flavor or its dice; words for the GMs do not show at all.
+        let player = as_player(env, id).await?;
+        let shown = format!("{} {}", player["text"], player["flavor"]);
+        if player["visible"] == true && (shown.contains("PRIVATE-") || shown.contains("1d20")) {
+            problems.push(format!(
+                "a player sees the AI's {what}, made from a whisper, after the switch to public: {player}"
+            ));
+        }
+        if message["whisper"] != gms {
+            problems.push(format!(
+                "the AI's {what} is not whispered to the GMs: {message}"
+            ));
+        }
+    }
+    ensure(problems.is_empty(), || problems.join("\n"))?;
+    env.assert_no_page_errors().await
+}
+
+/// A draft written from private messages is never published to everyone: the GM switched
+/// "Who sees the AI" to everyone before Regenerate and Publish; Publish keeps it for the GMs
+/// and says why.
+async fn a_switch_to_public_before_publish_keeps_a_private_draft_for_the_gms(
+    env: &E2e,
+    ai: &FakeAi,
+    version: FoundryVersion,
+) -> TestResult {
+    open_private_table(env, version).await?;
+    set_setting(env, "narrationRelease", json!("review")).await?;
+    env.click_take_ai_turn().await?;
+    let pending =
+        r#"window.__shim.messages().some((m) => m.flags["gold-box"]?.review === "pending")"#;
+    env.browser.wait_until(pending, TURN_TIMEOUT).await?;
+    env.browser
+        .wait_until(&page::button_state_is("ready"), TURN_TIMEOUT)
+        .await?;
+    let seen = received_text(ai, 0);
+    ensure(seen.contains(WHISPERED_SECRET), || {
+        format!("the AI was not given the whisper (nothing is proven): {seen}")
+    })?;
+    let draft = env.ai_messages().await?.pop().ok_or("no draft in chat")?;
+    let id = draft["id"].as_str().unwrap_or_default().to_owned();
+
+    set_setting(env, "aiMessageMode", json!("public")).await?;
+    let action = |name: &str| {
+        format!(r#"#chat .chat-message[data-message-id="{id}"] [data-gold-box-action="{name}"]"#)
+    };
+    env.browser
+        .wait_until(
+            &format!(
+                "document.querySelector({})",
+                Value::from(action("regenerate"))
+            ),
+            UI_TIMEOUT,
+        )
+        .await?;
+    env.browser.click(&action("regenerate")).await?;
+    let regenerated = format!(
+        r#"window.__shim.messages().some((m) => m.id === {} && m.flags["gold-box"].review === "pending" && m.flags["gold-box"].text === {})"#,
+        Value::from(id.as_str()),
+        Value::from(REGENERATED)
+    );
+    env.browser
+        .wait_until(&regenerated, TURN_TIMEOUT)
+        .await
+        .map_err(|e| format!("the regenerated narration did not replace the draft: {e}"))?;
+    env.browser
+        .wait_until(&page::button_state_is("ready"), TURN_TIMEOUT)
+        .await?;
+    env.browser
+        .wait_until(
+            &format!("document.querySelector({})", Value::from(action("publish"))),
+            UI_TIMEOUT,
+        )
+        .await?;
+    env.browser.click(&action("publish")).await?;
+    let published = format!(
+        r#"window.__shim.messages().some((m) => m.id === {} && m.flags["gold-box"].review === "published")"#,
+        Value::from(id.as_str())
+    );
+    env.browser
+        .wait_until(&published, UI_TIMEOUT)
+        .await
+        .map_err(|e| format!("Publish did not publish the draft: {e}"))?;
+    let player = as_player(env, &id).await?;
+    ensure(player["visible"] == false, || {
+        format!(
+            "a player sees a narration written from a whisper, published after the switch to public: {player}"
+        )
+    })?;
+    let message = env
+        .messages()
+        .await?
+        .into_iter()
+        .find(|m| m["id"] == id.as_str())
+        .unwrap_or_default();
+    let gms = gm_ids(env).await?;
+    ensure(message["whisper"] == gms, || {
+        format!("the published private narration is not whispered to the GMs: {message}")
+    })?;
+    let notices = env
+        .browser
+        .eval("return window.__shim.notifications;")
+        .await?;
+    ensure(
+        notices.as_array().is_some_and(|all| {
+            all.iter().any(|n| {
+                n["message"].as_str().is_some_and(|t| {
+                    t.contains("private messages") && t.contains("game masters only")
+                })
+            })
+        }),
+        || format!("Publish did not say why the narration went to the GMs only: {notices}"),
+    )?;
+    env.assert_no_page_errors().await
+}
+
+const REGENERATED: &str = "PRIVATE-NARRATION: the ruby still glints in Bram's pocket.";
+
+async fn run_mid_turn_switch(version: FoundryVersion) -> TestResult {
+    let ai = FakeAi::start(vec![
+        tool_call(
+            "roll_dice",
+            &json!({"rolls": [{"formula": "1d20+3", "flavor": "PRIVATE-ROLL: can Bram hide the ruby"}]}),
+        ),
+        answer("PRIVATE-NARRATION: the ruby glints in Bram's pocket."),
+    ])
+    .await?;
+    let env = E2e::start_with(
+        &format!("mid_turn_switch_{}", version.tag()),
+        &ai.server_args(),
+    )
+    .await?;
+    let outcome =
+        a_switch_to_public_mid_turn_does_not_publish_a_private_turn(&env, &ai, version).await;
+    env.finish(outcome).await
+}
+
+async fn run_switch_before_publish(version: FoundryVersion) -> TestResult {
+    let ai = FakeAi::start(vec![
+        answer("PRIVATE-NARRATION: the ruby glints in Bram's pocket."),
+        answer(REGENERATED),
+    ])
+    .await?;
+    ai.set_chunk_pause_ms(20);
+    let env = E2e::start_with(
+        &format!("switch_before_publish_{}", version.tag()),
+        &ai.server_args(),
+    )
+    .await?;
+    let outcome =
+        a_switch_to_public_before_publish_keeps_a_private_draft_for_the_gms(&env, &ai, version)
+            .await;
+    env.finish(outcome).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v13_a_switch_to_public_mid_turn_leaves_the_private_turns_dice_and_words_with_the_gms()
+-> TestResult {
+    run_mid_turn_switch(FoundryVersion::V13).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v14_a_switch_to_public_mid_turn_leaves_the_private_turns_dice_and_words_with_the_gms()
+-> TestResult {
+    run_mid_turn_switch(FoundryVersion::V14).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v13_a_draft_written_from_private_messages_is_published_to_the_gms_only_after_a_switch_to_public()
+-> TestResult {
+    run_switch_before_publish(FoundryVersion::V13).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v14_a_draft_written_from_private_messages_is_published_to_the_gms_only_after_a_switch_to_public()
+-> TestResult {
+    run_switch_before_publish(FoundryVersion::V14).await
+}
+
 async fn run_context(version: FoundryVersion) -> TestResult {
     let ai = FakeAi::start(vec![]).await?;
     let env = E2e::start_with(

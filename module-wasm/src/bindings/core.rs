@@ -326,7 +326,11 @@ fn execute(shared: &Shared, command: Command) {
             let host = shared.borrow().host.clone();
             host.emit(&event);
         }
-        Command::Roll { request_id, rolls } => {
+        Command::Roll {
+            request_id,
+            rolls,
+            audience,
+        } => {
             let host = shared.borrow().host.clone();
             let (task, cancel) = shared.borrow_mut().tasks.register(None);
             let weak = Rc::downgrade(shared);
@@ -337,7 +341,7 @@ fn execute(shared: &Shared, command: Command) {
                     if cancel.is_cancelled() {
                         return;
                     }
-                    results.push(host.roll(roll, &request_id).await);
+                    results.push(host.roll(roll, &request_id, audience.as_str()).await);
                 }
                 if cancel.is_cancelled() {
                     return;

@@ -71,10 +71,13 @@ impl Machine {
     ) {
         let Some(request_id) = request_id else { return };
         self.end_draft(&request_id, response.stream);
+        let privacy = self.privacy.of(&request_id);
         commands.push(Command::Emit(CoreEvent::ChatResponse {
             request_id,
             message: response.message,
             stream: response.stream,
+            audience: privacy.audience.as_str(),
+            private_context: privacy.private_context,
         }));
     }
 
@@ -118,6 +121,7 @@ impl Machine {
         );
         self.next_turn += 1;
         self.retry = false;
+        self.fix_turn_privacy(&request_id);
         let request = ChatRequest {
             messages: crate::context::fit(messages, self.context_window()),
             settings_revision: self.settings.revision(),
