@@ -107,6 +107,8 @@ pub enum Command {
         token: String,
         body: RollResultSubmission,
     },
+    /// Write this line to the browser console's debug level (it is never sent anywhere).
+    Debug(String),
     /// Settle the promise `takeAiTurn` returned for this request.
     SettleTurn {
         request_id: String,

@@ -26,7 +26,10 @@ use crate::config::{BadServerUrl, CoreConfig, http_base, websocket_url};
 use crate::effects::{Command, ConnectionState, CoreEvent, Input, TimerKind};
 use crate::id_map::{IdMap, IdSet};
 use crate::outbox::{ACK_WAIT_MS, Outbox, OutboxEntry, Step, StoredRoll, http_status_answers};
-use crate::privacy::{AI_MESSAGE_MODE, Audience, INCLUDE_PRIVATE, TurnPrivacies, TurnPrivacy};
+use crate::privacy::{
+    AI_MESSAGE_MODE, Audience, ContextEntry, INCLUDE_PRIVATE, TurnPrivacies, TurnPrivacy,
+    left_out_note, private_allowed, select,
+};
 use crate::settings::{AckEffect, CONNECTION_KEYS, DEBOUNCE_MS, SettingsTracker};
 use crate::settled::{Settled, SettledRoll};
 use gold_box_protocol::{
