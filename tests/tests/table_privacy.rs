@@ -1,8 +1,10 @@
 //! The AI sees only what the whole table may see, and its dice are safe in Foundry.
 //!
-//! Both scenarios run the real server with its OpenAI-compatible provider pointed at a local
+//! The scenarios run the real server with its OpenAI-compatible provider pointed at a local
 //! endpoint ([`FakeAi`]) that records every request the server sends the AI: what the AI was
-//! given is read there, on the server's side of the `chat_request`, not from the page.
+//! given is read there, on the server's side of the `chat_request`, not from the page. The
+//! context scenario also reads the raw `chat_request` frames as the server received them, from
+//! a recording proxy between the page and the server ([`gold_box_e2e::TcpProxy::page_frames`]).
 //!
 //! - A player whispers the GM a secret and a blind roll is made; a public line is posted. The
 //!   AI's turn carries the public line and neither secret; the module's debug log counts the
@@ -38,6 +40,14 @@ fn received_text(ai: &FakeAi, from: usize) -> String {
         .map(Value::to_string)
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Every text frame the page sent the server, as the server received them.
+fn page_frames(env: &E2e) -> TestResult<Vec<String>> {
+    env.proxy
+        .as_ref()
+        .ok_or("this test needs the recording proxy")?
+        .page_frames()
 }
 
 /// Clicks Take AI Turn and waits until the turn is over and the button ready again.
@@ -140,6 +150,29 @@ async fn context_holds_only_what_the_table_may_see(
         .eval_async("await window.__shim.setSetting('narrationRelease', 'publish'); return null;")
         .await?;
 
+    // The raw frames the page sent the server in those three turns: the chat_requests carry
+    // the public line and neither secret, and no other frame carries them.
+    let frames = page_frames(env)?;
+    let requests: Vec<&String> = frames
+        .iter()
+        .filter(|f| f.contains(r#""type":"chat_request""#))
+        .collect();
+    ensure(
+        requests.len() == 3 && requests.iter().all(|f| f.contains(PUBLIC_LINE)),
+        || {
+            format!(
+                "the server did not receive three chat_requests with the public line: {frames:#?}"
+            )
+        },
+    )?;
+    for secret in [WHISPERED_SECRET, BLIND_FLAVOR, BLIND_FORMULA] {
+        ensure(!frames.iter().any(|f| f.contains(secret)), || {
+            format!(
+                "the page sent the server {secret:?}, which not every player may see: {frames:#?}"
+            )
+        })?;
+    }
+
     // Turn 4: output for the GMs only: the private messages may now reach the AI, and its
     // words go to the GMs only.
     let before = ai.received().len();
@@ -151,6 +184,16 @@ async fn context_holds_only_what_the_table_may_see(
     ensure(
         seen.contains(WHISPERED_SECRET) && seen.contains(BLIND_FLAVOR),
         || format!("with GM-only output and private context allowed, the AI lacks them: {seen}"),
+    )?;
+    // The recorder sees them in the page's frames once they are sent: the check above can fail.
+    let frames = page_frames(env)?;
+    ensure(
+        frames.iter().any(|f| {
+            f.contains(r#""type":"chat_request""#)
+                && f.contains(WHISPERED_SECRET)
+                && f.contains(BLIND_FLAVOR)
+        }),
+        || format!("the recorded frames lack turn 4's private chat_request: {frames:#?}"),
     )?;
     let narrations = env.ai_messages().await?;
     let last = narrations.last().ok_or("no AI message after four turns")?;
@@ -590,7 +633,7 @@ async fn v14_a_draft_written_from_private_messages_is_published_to_the_gms_only_
 
 async fn run_context(version: FoundryVersion) -> TestResult {
     let ai = FakeAi::start(vec![]).await?;
-    let env = E2e::start_with(
+    let env = E2e::start_behind_proxy_with(
         &format!("context_table_only_{}", version.tag()),
         &ai.server_args(),
     )
@@ -624,12 +667,14 @@ async fn run_safe_rolls(version: FoundryVersion, gm_mode: &str) -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v13_the_ai_is_sent_neither_a_whisper_to_the_gm_nor_a_blind_roll() -> TestResult {
+async fn v13_the_ai_is_sent_neither_a_whisper_to_the_gm_nor_a_blind_roll_and_the_raw_chat_request_holds_neither()
+-> TestResult {
     run_context(FoundryVersion::V13).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v14_the_ai_is_sent_neither_a_whisper_to_the_gm_nor_a_blind_roll() -> TestResult {
+async fn v14_the_ai_is_sent_neither_a_whisper_to_the_gm_nor_a_blind_roll_and_the_raw_chat_request_holds_neither()
+-> TestResult {
     run_context(FoundryVersion::V14).await
 }
 
