@@ -11,8 +11,8 @@
 // Each message has the visibility the core names in the event (`audience`, the turn's, fixed
 // when it was asked for), kept in its flags. Under the GM's review (review.js) the preview and
 // the final narration are whispered to the game masters only, and the final one is flagged for
-// review. A regeneration's narration
-// (its own request id, `adopt`ed) is written into the draft it replaces.
+// review. A regeneration's narration (its own request id, `adopt`ed) is written into the draft
+// it replaces.
 import { aiMessageContent, postAiMessage } from "./ai-messages.js";
 import { DRAFT_UPDATE_MS, MODULE_ID } from "./constants.js";
 import { gmWhisper, releaseMode, reviewFlags, scheduleAutoPublish, underReview } from "./review.js";
