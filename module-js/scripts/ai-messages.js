@@ -1,9 +1,9 @@
 // Posts the AI's `chat_response` messages to Foundry chat. AI output is untrusted text: it is
 // HTML-escaped before it becomes ChatMessage content, so it can never inject markup or script;
-// blank lines become paragraphs and single newlines become <br>. Each message has the AI's
-// visibility (visibility.js), set explicitly.
+// blank lines become paragraphs and single newlines become <br>. Each message has the
+// visibility of its turn (the event's `audience`, the core's decision), set explicitly.
 import { MODULE_ID } from "./constants.js";
-import { aiMessageMode, visibilityData, visibilityOptions } from "./visibility.js";
+import { audienceFlags, audienceOf, visibilityData, visibilityOptions } from "./visibility.js";
 
 const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;" };
 
@@ -40,7 +40,7 @@ export function aiMessageContent(message) {
 
 /**
  * Create the chat message for one `chat_response` event.
- * @param {{request_id: string, message: {speaker: string, content: string, kind: string}}} event
+ * @param {{request_id: string, message: {speaker: string, content: string, kind: string}, audience: string, private_context: boolean}} event
  * @returns {Promise<object|undefined>} the ChatMessage
  */
 export async function postAiMessage(event) {
@@ -48,11 +48,11 @@ export async function postAiMessage(event) {
   const { content, kind } = aiMessageContent(message);
   const speaker = String(message.speaker ?? "").trim() || "Gold Box";
   const ChatMessageClass = globalThis.CONFIG?.ChatMessage?.documentClass ?? globalThis.ChatMessage;
-  const mode = aiMessageMode();
+  const mode = audienceOf(event?.audience);
   return ChatMessageClass.create({
     content,
     speaker: { alias: speaker },
-    flags: { [MODULE_ID]: { requestId: String(event?.request_id ?? ""), kind } },
+    flags: { [MODULE_ID]: { requestId: String(event?.request_id ?? ""), kind, ...audienceFlags(event) } },
     ...visibilityData(mode),
   }, visibilityOptions(mode));
 }

@@ -1,35 +1,28 @@
 // Turns Foundry's chat log into the plain-text ChatEntry list a `chat_request` carries:
-// `{speaker, content, kind: "chat"|"roll"|"ai"|"other", timestamp}`. HTML (Foundry's rich-text
-// content: v14's chat input is a ProseMirror editor that sends paragraphs) is reduced to text
-// here so that no markup reaches the AI. How many entries to take, and the budget that keeps
-// the frame under the server's 64 KiB limit (entry length, total bytes), are the core's.
+// `{speaker, content, kind: "chat"|"roll"|"ai"|"other", timestamp}`, each with a plain marker of
+// who may see it, `visibility: "public" | "private"` (which the core reads and never sends). HTML
+// (Foundry's rich-text content: v14's chat input is a ProseMirror editor that sends paragraphs)
+// is reduced to text here so that no markup reaches the AI.
 //
-// The AI reads only what every player at the table can see: a whispered message (one with
-// whisper recipients) or a blind roll is left out unless the caller allows private messages
-// (visibility.js allows them only when the AI's output goes to the GMs alone). What is left
-// out is counted in the browser's debug log, never sent. Which messages are private is read
-// from Foundry's ChatMessage data (`whisper`, `blind`): Foundry glue, so it lives here.
+// Foundry glue only: which messages are private is read from Foundry's ChatMessage data
+// (`whisper` recipients, `blind`). What the AI may read of them (only when its output goes to
+// the GMs alone and the GM allowed it), how many entries a turn carries and their budget are
+// the core's decisions (module-wasm/src/privacy.rs, context.rs); the core also counts what it
+// left out in the browser's debug log.
 import { MODULE_ID } from "./constants.js";
 
 /**
  * @param {{contents?: object[]}} messages  `game.messages`
- * @param {number} count  how many of the latest messages to take (`core.contextWindow()`)
- * @param {{includePrivate?: boolean}} [options]  whether whispers and blind rolls may be read
- * @returns {{speaker: string, content: string, kind: string, timestamp: number}[]}
+ * @param {number} count  how many of the latest messages to hand over (`core.contextScan()`)
+ * @returns {{speaker: string, content: string, kind: string, timestamp: number, visibility: "public"|"private"}[]}
  */
-export function collectChatEntries(messages, count, { includePrivate = false } = {}) {
+export function collectChatEntries(messages, count) {
   const wanted = Math.max(1, Math.trunc(Number(count)) || 1);
   const visible = (messages?.contents ?? []).filter((m) => m && m.visible !== false);
-  const taken = [];
-  let leftOut = 0;
-  for (let i = visible.length - 1; i >= 0 && taken.length < wanted; i -= 1) {
-    if (includePrivate || isSeenByAll(visible[i])) taken.push(visible[i]);
-    else leftOut += 1;
-  }
-  if (leftOut > 0) {
-    console.debug(`Gold Box | AI context: left out ${leftOut} private message(s) (whispers or blind rolls) that not every player can see`);
-  }
-  return taken.reverse().map(toChatEntry);
+  return visible.slice(-wanted).map((message) => ({
+    ...toChatEntry(message),
+    visibility: isSeenByAll(message) ? "public" : "private",
+  }));
 }
 
 /** Whether every player can see `message`: no whisper recipients, not blind. */

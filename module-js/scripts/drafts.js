@@ -8,13 +8,15 @@
 // an AI message of its kind only when the final text is in. Writes of one preview run one
 // after the other (a promise chain), so the final text is always the last one written.
 //
-// Under the GM's review (review.js) the preview and the final narration are whispered to the
-// game masters only, and the final one is flagged for review. A regeneration's narration
-// (its own request id, `adopt`ed) is written into the draft it replaces.
+// Each message has the visibility the core names in the event (`audience`, the turn's, fixed
+// when it was asked for), kept in its flags. Under the GM's review (review.js) the preview and
+// the final narration are whispered to the game masters only, and the final one is flagged for
+// review. A regeneration's narration (its own request id, `adopt`ed) is written into the draft
+// it replaces.
 import { aiMessageContent, postAiMessage } from "./ai-messages.js";
 import { DRAFT_UPDATE_MS, MODULE_ID } from "./constants.js";
 import { gmWhisper, releaseMode, reviewFlags, scheduleAutoPublish, underReview } from "./review.js";
-import { aiMessageMode, visibilityData, visibilityOptions } from "./visibility.js";
+import { audienceFlags, audienceOf, visibilityData, visibilityOptions } from "./visibility.js";
 
 export class NarrationDrafts {
   /** @type {Map<string, {stream: number, text: string, written: string, lastWrite: number, timer: number|null, chain: Promise<object|undefined>}>} */
@@ -30,7 +32,8 @@ export class NarrationDrafts {
   }
 
   /** A `narration_draft` event: show `text`, now or at the next allowed write. */
-  draft({ request_id: requestId, stream, text }) {
+  draft(event) {
+    const { request_id: requestId, stream, text } = event ?? {};
     const key = String(requestId ?? "");
     const seen = this.#seen.has(key);
     this.#seen.add(key);
@@ -46,7 +49,7 @@ export class NarrationDrafts {
       // A regeneration writes into its draft; after a reload mid-stream, the preview the
       // earlier page load made goes on growing.
       const existing = this.#adopted.get(key) ?? (seen ? undefined : streamingMessage(key, stream));
-      draft.chain = existing ? this.#write(existing, first) : this.#create(key, stream, first);
+      draft.chain = existing ? this.#write(existing, first) : this.#create(key, stream, first, event);
       return;
     }
     draft.text = String(text ?? "");
@@ -149,6 +152,7 @@ export class NarrationDrafts {
       [`flags.${MODULE_ID}.kind`]: kind,
       [`flags.${MODULE_ID}.streaming`]: false,
     };
+    for (const [name, value] of Object.entries(audienceFlags(event))) changes[`flags.${MODULE_ID}.${name}`] = value;
     if (underReview(kind) || message.getFlag(MODULE_ID, "review") === "regenerating") {
       for (const [name, value] of Object.entries(reviewFlags(event.message, turn))) {
         changes[`flags.${MODULE_ID}.${name}`] = value;
@@ -171,22 +175,22 @@ export class NarrationDrafts {
     const message = await ChatMessageClass.create({
       content: aiMessageContent(event.message).content,
       speaker: { alias: speakerOf(event.message) },
-      flags: { [MODULE_ID]: { requestId: turn, kind, ...reviewFlags(event.message, turn) } },
+      flags: { [MODULE_ID]: { requestId: turn, kind, ...reviewFlags(event.message, turn), ...audienceFlags(event) } },
       ...gmWhisper(),
     }, visibilityOptions("gm"));
     scheduleAutoPublish(message);
     return message;
   }
 
-  async #create(requestId, stream, text) {
+  async #create(requestId, stream, text, event) {
     const ChatMessageClass = globalThis.CONFIG?.ChatMessage?.documentClass ?? globalThis.ChatMessage;
     const review = releaseMode() !== "publish";
-    const mode = review ? "gm" : aiMessageMode();
+    const mode = review ? "gm" : audienceOf(event?.audience);
     try {
       return await ChatMessageClass.create({
         content: aiMessageContent({ content: text, kind: "narration" }).content,
         speaker: { alias: game.i18n.localize("GOLD_BOX.Draft.Speaker") },
-        flags: { [MODULE_ID]: { requestId, turn: requestId, stream, streaming: true } },
+        flags: { [MODULE_ID]: { requestId, turn: requestId, stream, streaming: true, ...audienceFlags(event) } },
         ...(review ? gmWhisper() : visibilityData(mode)),
       }, visibilityOptions(mode));
     } catch (err) {

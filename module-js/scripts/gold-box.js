@@ -11,7 +11,6 @@ import { CoreEventHandler } from "./core-events.js";
 import { createHostBridge } from "./host-bridge.js";
 import { getSetting, registerSettings, syncedSettings } from "./settings.js";
 import { registerReviewHooks, resumeAutoPublish } from "./review.js";
-import { privateContextAllowed } from "./visibility.js";
 import { registerUsageFooter } from "./usage-footer.js";
 import { loadGoldBoxCore } from "./wasm-loader.js";
 
@@ -47,11 +46,9 @@ async function takeAiTurn() {
   }
   if (button.thinking) throw new Error("an AI turn is already running");
   try {
-    // The core says how many entries it wants, and cuts them to its budget; which messages
-    // may be read at all is the table's privacy rule (chat-context.js).
-    const entries = collectChatEntries(game.messages, core.contextWindow(), {
-      includePrivate: privateContextAllowed(),
-    });
+    // The core says how many of the latest messages it wants, and decides what the AI may
+    // read of them (each is marked public or private) and who sees the turn's output.
+    const entries = collectChatEntries(game.messages, core.contextScan());
     return await core.takeAiTurn(entries);
   } catch (err) {
     events.turnRejected(err);

@@ -4,7 +4,7 @@
 // core: a failure is logged, and a bad roll becomes an outcome with an `error`.
 import { escapeHtml } from "./ai-messages.js";
 import { DICE_SO_NICE_TIMEOUT_MS, MODULE_ID, ROLL_SPEAKER_ALIAS } from "./constants.js";
-import { aiMessageMode, visibilityData, visibilityOptions } from "./visibility.js";
+import { audienceOf, visibilityData, visibilityOptions } from "./visibility.js";
 
 /**
  * @param {{onEvent: (event: object) => void}} options
@@ -44,13 +44,15 @@ export function createHostBridge({ onEvent }) {
  *   sent back to the server keeps the text as the AI wrote it);
  * - the speaker is the AI alone (an alias, no actor, no token), never the token the GM has
  *   selected or the GM's character, which `ChatMessage.getSpeaker` would fill in;
- * - the message has the AI's visibility (see visibility.js), not the GM's current roll mode.
+ * - the message has the visibility the core names (`audience`: that of the turn that asked
+ *   for the dice, fixed when it was asked for), not the GM's current roll mode.
  * @param {string} formula
  * @param {string} [flavor]
  * @param {string} [requestId] the `execute_roll` this roll answers
+ * @param {"public"|"gm"} [audience] who sees the dice (anything else: the GMs)
  * @returns {Promise<object>} never rejects
  */
-export async function rollForCore(formula, flavor, requestId) {
+export async function rollForCore(formula, flavor, requestId, audience) {
   const base = { formula: String(formula ?? "") };
   if (flavor !== undefined && flavor !== null && flavor !== "") base.flavor = String(flavor);
 
@@ -71,7 +73,7 @@ export async function rollForCore(formula, flavor, requestId) {
     const speaker = { scene: null, actor: null, token: null, alias: ROLL_SPEAKER_ALIAS };
     const flags = requestId ? { [MODULE_ID]: { rollRequestId: String(requestId) } } : undefined;
     const flavor = base.flavor === undefined ? undefined : escapeHtml(base.flavor);
-    const mode = aiMessageMode();
+    const mode = audienceOf(audience);
     const message = await roll.toMessage(
       { flavor, speaker, flags, ...visibilityData(mode) },
       visibilityOptions(mode),

@@ -7,11 +7,16 @@
 // Flags (scope `gold-box`) of a narration under review: `review` ("pending" | "regenerating" |
 // "published"), `turn` (the chat_request it narrates, which the server keeps for a
 // regeneration), `text` (the plain draft text, for the editor), `speaker` (the AI's speaker,
-// used on publishing), `autoPublishAt` (epoch ms, with auto-publish).
+// used on publishing), `autoPublishAt` (epoch ms, with auto-publish), and the turn's visibility
+// the core fixed when the turn was asked for: `audience` ("public" | "gm") and `privateContext`
+// (the AI read messages not every player can see). Publish follows `audience`, never the
+// setting as it is now: a draft of a turn for the GMs only (always so when its context was
+// private) is published to the GMs only, with a notice saying why when the setting now says
+// everyone. A draft without the flag (made by an older version) counts as the GMs'.
 import { aiMessageContent } from "./ai-messages.js";
 import { MODULE_ID } from "./constants.js";
 import { getSetting } from "./settings.js";
-import { aiMessageMode, visibilityData } from "./visibility.js";
+import { audienceOf, visibilityData } from "./visibility.js";
 
 /** @returns {"publish"|"review"|"review_auto"} how the AI's narration is released */
 export function releaseMode() {
@@ -49,12 +54,20 @@ export function reviewFlags(message, turn) {
   return flags;
 }
 
-/** Publish a draft (as edited, when `text` is given): public as the AI's speaker. */
+/**
+ * Publish a draft (as edited, when `text` is given) as the AI's speaker, for the audience its
+ * turn had when it was asked for.
+ */
 export async function publish(message, text) {
   if (message?.getFlag(MODULE_ID, "review") !== "pending") return message;
   const speaker = message.getFlag(MODULE_ID, "speaker") || "Gold Box";
+  const audience = audienceOf(message.getFlag(MODULE_ID, "audience"));
+  if (audience === "gm" && getSetting("aiMessageMode") === "public") {
+    const key = message.getFlag(MODULE_ID, "privateContext") === false ? "PublishedToGms" : "PublishedToGmsPrivate";
+    ui.notifications?.info(game.i18n.localize(`GOLD_BOX.Review.${key}`));
+  }
   const changes = {
-    ...visibilityData(aiMessageMode()),
+    ...visibilityData(audience),
     speaker: { ...message.speaker, alias: speaker },
     [`flags.${MODULE_ID}.review`]: "published",
   };

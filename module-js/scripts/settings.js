@@ -95,8 +95,14 @@ const SETTINGS = {
   },
 };
 
-/** Settings the server reads (synced with `settings_sync`), as opposed to connection settings. */
-export const SYNCED_SETTING_KEYS = ["aiRole", "contextMessages"];
+/**
+ * Settings the core starts with (and syncs to the server with `settings_sync`), as opposed to
+ * connection settings: the server reads the role and the context size; the core reads the
+ * context size and who sees the AI (`aiMessageMode`, `contextIncludePrivate`), from which it
+ * decides each turn's visibility and what the AI may read. Later changes of any setting reach
+ * the core through `settingChanged`.
+ */
+export const SYNCED_SETTING_KEYS = ["aiRole", "contextMessages", "aiMessageMode", "contextIncludePrivate"];
 
 /**
  * Register every Gold Box setting. Call from `Hooks.once("init")`.
@@ -116,7 +122,7 @@ export function getSetting(key) {
   return game.settings.get(MODULE_ID, key);
 }
 
-/** @returns {{aiRole: string, contextMessages: number}} the settings the server reads */
+/** @returns {{aiRole: string, contextMessages: number, aiMessageMode: string, contextIncludePrivate: boolean}} the settings the core starts with */
 export function syncedSettings() {
   return Object.fromEntries(SYNCED_SETTING_KEYS.map((key) => [key, getSetting(key)]));
 }

@@ -1,23 +1,34 @@
-// Who sees what the AI posts, and so what the AI may read. The AI's rolls and messages always
-// carry an explicit visibility (the `aiMessageMode` world setting: public unless the GM chose
-// GMs only), so the GM's own current roll mode (blind, self) never hides the AI's dice.
+// Who sees what the AI posts: Foundry's side of it. The AI's rolls and messages always
+// carry an explicit visibility, so the GM's own current roll mode (blind, self) never hides the
+// AI's dice. Which visibility is the core's decision, fixed when the turn is asked for (from
+// the `aiMessageMode` world setting then): each core event and roll names its `audience`, and
+// a message keeps it in its flags (`audience`, `privateContext`) for the GM's Publish. What the
+// AI may read follows from the same decision, also the core's (module-wasm/src/privacy.rs).
 //
 // Foundry names the same thing differently across versions: v14 has message modes
 // (`CONFIG.ChatMessage.modes`, the `messageMode` option of `ChatMessage.create` and
 // `Roll#toMessage`), v13 roll modes (the `rollMode` option, deprecated in v14). The presence of
 // `CONFIG.ChatMessage.modes` decides which option is passed: the API, not a version number.
-import { getSetting } from "./settings.js";
 
-/** The visibilities offered for the AI's output, as v14 message mode keys. */
-export const AI_MESSAGE_MODES = ["public", "gm"];
-
-/** The v13 roll mode of each of them. */
+/** The v13 roll mode of each audience. */
 const ROLL_MODES = { public: "publicroll", gm: "gmroll" };
 
-/** @returns {"public"|"gm"} the visibility of the AI's rolls and messages */
-export function aiMessageMode() {
-  const mode = getSetting("aiMessageMode");
-  return AI_MESSAGE_MODES.includes(mode) ? mode : "public";
+/**
+ * The audience the core named, as a mode: anything but "public" is the GMs (never public by
+ * mistake).
+ * @param {unknown} audience
+ * @returns {"public"|"gm"}
+ */
+export function audienceOf(audience) {
+  return audience === "public" ? "public" : "gm";
+}
+
+/**
+ * The flags that keep a turn's visibility on its chat messages, from a core event.
+ * @param {{audience?: string, private_context?: boolean}} event
+ */
+export function audienceFlags(event) {
+  return { audience: audienceOf(event?.audience), privateContext: event?.private_context !== false };
 }
 
 /**
@@ -37,12 +48,4 @@ export function visibilityOptions(mode) {
 export function visibilityData(mode) {
   if (mode === "gm") return { whisper: game.users.filter((u) => u.isGM).map((u) => u.id), blind: false };
   return { whisper: [], blind: false };
-}
-
-/**
- * Whether the AI may read messages not every player can see: only when the GM allowed it
- * AND the AI's output goes to the GMs only. Never for public output, whatever the setting.
- */
-export function privateContextAllowed() {
-  return aiMessageMode() !== "public" && getSetting("contextIncludePrivate") === true;
 }

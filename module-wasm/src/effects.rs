@@ -7,6 +7,7 @@
 
 use crate::machine::ResumePoint;
 use crate::outbox::StoredRoll;
+use crate::privacy::Audience;
 use crate::settled::SettledRoll;
 use gold_box_protocol::json::{JsonWriter, ToJson};
 use gold_box_protocol::{
@@ -86,6 +87,8 @@ pub enum Command {
     Roll {
         request_id: String,
         rolls: Vec<RollRequest>,
+        /// Who sees the dice in chat: the visibility of the turn that asked for them.
+        audience: Audience,
     },
     /// Write an outbox entry to browser storage (before anything of it is sent).
     StoreOutbox(StoredRoll),
@@ -104,6 +107,8 @@ pub enum Command {
         token: String,
         body: RollResultSubmission,
     },
+    /// Write this line to the browser console's debug level (it is never sent anywhere).
+    Debug(String),
     /// Settle the promise `takeAiTurn` returned for this request.
     SettleTurn {
         request_id: String,
@@ -159,12 +164,19 @@ pub enum CoreEvent {
         /// The narration preview this message ends (see `machine::drafts`): the JS module
         /// writes `message` into that preview's chat message instead of a new one.
         stream: Option<u32>,
+        /// Who sees it (`"public"` or `"gm"`): the turn's, fixed when it was asked for.
+        audience: &'static str,
+        /// The AI read messages not every player can see: never to be published to all.
+        private_context: bool,
     },
     /// The narration of a turn as streamed so far (the whole text, not the last piece).
     NarrationDraft {
         request_id: String,
         stream: u32,
         text: String,
+        /// As in `ChatResponse`.
+        audience: &'static str,
+        private_context: bool,
     },
     /// A preview no `chat_response` ended (its text was beside a tool call): remove it.
     NarrationDropped {
@@ -231,23 +243,31 @@ impl ToJson for CoreEvent {
                 request_id,
                 message,
                 stream,
+                audience,
+                private_context,
             } => {
                 event
                     .field("type", &"chat_response")
                     .field("request_id", request_id)
                     .field("message", message)
-                    .some("stream", stream);
+                    .some("stream", stream)
+                    .field("audience", audience)
+                    .field("private_context", private_context);
             }
             CoreEvent::NarrationDraft {
                 request_id,
                 stream,
                 text,
+                audience,
+                private_context,
             } => {
                 event
                     .field("type", &"narration_draft")
                     .field("request_id", request_id)
                     .field("stream", stream)
-                    .field("text", text);
+                    .field("text", text)
+                    .field("audience", audience)
+                    .field("private_context", private_context);
             }
             CoreEvent::NarrationDropped { request_id, stream } => {
                 event
@@ -363,16 +383,20 @@ mod tests {
                         kind: AiMessageKind::RollSummary,
                     },
                     stream: Some(2),
+                    audience: "gm",
+                    private_context: true,
                 },
-                r#"{"type":"chat_response","request_id":"t1","message":{"speaker":"GM","content":"Hi","kind":"roll_summary"},"stream":2}"#,
+                r#"{"type":"chat_response","request_id":"t1","message":{"speaker":"GM","content":"Hi","kind":"roll_summary"},"stream":2,"audience":"gm","private_context":true}"#,
             ),
             (
                 CoreEvent::NarrationDraft {
                     request_id: "t1".into(),
                     stream: 1,
                     text: "The".into(),
+                    audience: "public",
+                    private_context: false,
                 },
-                r#"{"type":"narration_draft","request_id":"t1","stream":1,"text":"The"}"#,
+                r#"{"type":"narration_draft","request_id":"t1","stream":1,"text":"The","audience":"public","private_context":false}"#,
             ),
             (
                 CoreEvent::NarrationDropped {

@@ -3,7 +3,7 @@
 //! The JS module is a thin bridge to Foundry; the behaviour lives here: the connection
 //! to the server (handshake, heartbeat, reconnect, resumable delivery), rolls delivered
 //! exactly once at the table, the settings sync, and the AI turns with their context
-//! budget. The core is a plain-Rust state machine ([`machine`]) that turns inputs into
+//! budget and who sees their output ([`privacy`]). The core is a plain-Rust state machine ([`machine`]) that turns inputs into
 //! commands; [`bindings`] is the only place that touches JavaScript and the browser, and
 //! carries those commands out.
 
@@ -15,6 +15,7 @@ pub mod effects;
 pub mod id_map;
 pub mod machine;
 pub mod outbox;
+pub mod privacy;
 pub mod settings;
 pub mod settled;
 pub mod wire;

@@ -62,7 +62,7 @@ export function config(serverUrl, token) {
   };
 }
 export function attack() {
-  return [{ speaker: 'Aria', content: 'I attack the goblin with my longsword!', kind: 'chat', timestamp: Date.now() }];
+  return [{ speaker: 'Aria', content: 'I attack the goblin with my longsword!', kind: 'chat', timestamp: Date.now(), visibility: 'public' }];
 }
 export async function metrics(server, admin) {
   const response = await fetch(server + '/api/metrics', { headers: { authorization: 'Bearer ' + admin } });

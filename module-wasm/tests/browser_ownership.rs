@@ -81,7 +81,7 @@ export function config() {
   };
 }
 export function attack() {
-  return [{ speaker: 'Aria', content: 'I attack!', kind: 'chat', timestamp: Date.now() }];
+  return [{ speaker: 'Aria', content: 'I attack!', kind: 'chat', timestamp: Date.now(), visibility: 'public' }];
 }
 export function settledWithin(promise, ms) {
   return Promise.race([

@@ -5,7 +5,8 @@
 //!   `/modules/gold-box/`, the way Foundry serves a module.
 //! - [`server`] runs `gold-box-server` in-process on a real port.
 //! - [`browser`] starts chromedriver and Chromium and drives the page.
-//! - [`proxy`] is a TCP proxy between the page and the server that can cut the socket.
+//! - [`proxy`] is a TCP proxy between the page and the server that can cut the socket and
+//!   records the WebSocket frames the page sent.
 //! - [`fake_ai`] is a local OpenAI-compatible endpoint that records what the server sends
 //!   the AI (for tests that need to see the AI's input, or script its tool calls).
 //! - [`http`] is the tests' own small HTTP client (metrics, manifest, archive).
@@ -164,11 +165,19 @@ impl E2e {
     /// Like [`E2e::start`], with a [`TcpProxy`] between the page and the server. The
     /// server's public URL is the proxy's, so that it accepts the proxy's `Host`.
     pub async fn start_behind_proxy(name: &str) -> TestResult<E2e> {
+        E2e::start_behind_proxy_with(name, &[]).await
+    }
+
+    /// [`E2e::start_behind_proxy`] with more server options (e.g. those of a
+    /// [`fake_ai::FakeAi`]): for tests that read what the page sent the server
+    /// ([`TcpProxy::page_frames`]).
+    pub async fn start_behind_proxy_with(name: &str, server_args: &[String]) -> TestResult<E2e> {
         let site = ShimSite::start().await?;
         let proxy = TcpProxy::start().await?;
         let public_url = proxy.url();
-        let server =
-            TestServer::start_with(&site.origin(), &["--public-url", public_url.as_str()]).await?;
+        let mut args = vec!["--public-url", public_url.as_str()];
+        args.extend(server_args.iter().map(String::as_str));
+        let server = TestServer::start_with(&site.origin(), &args).await?;
         proxy.set_target(server.addr());
         E2e::assemble(name, site, server, Some(proxy)).await
     }

@@ -139,8 +139,12 @@ const FIRST: &str = "The goblin ducks your blade: fifteen is not enough against 
 const SECOND: &str = "Fifteen rings off the goblin's shield. It yelps, drops to its knees and \
     begs for its life.";
 
-async fn review_publish_edit_regenerate_discard(env: &E2e, fake: &FakeAi) -> TestResult {
-    env.open_foundry(FoundryVersion::V14, TEST_TOKEN).await?;
+async fn review_publish_edit_regenerate_discard(
+    env: &E2e,
+    fake: &FakeAi,
+    version: FoundryVersion,
+) -> TestResult {
+    env.open_foundry(version, TEST_TOKEN).await?;
     env.wait_until_ready(page::CONNECT_TIMEOUT).await?;
     set_setting(env, "narrationRelease", json!("review")).await?;
 
@@ -153,7 +157,7 @@ async fn review_publish_edit_regenerate_discard(env: &E2e, fake: &FakeAi) -> Tes
                 r#"#chat .chat-message[data-message-id="{}"]"#,
                 draft["id"].as_str().unwrap_or_default()
             ),
-            "narration-review-draft",
+            &format!("narration-review-draft-{}", version.tag()),
         )
         .await?;
     let id = draft["id"].as_str().unwrap_or_default().to_owned();
@@ -302,13 +306,13 @@ async fn review_publish_edit_regenerate_discard(env: &E2e, fake: &FakeAi) -> Tes
         ) == 1
     })
     .await?;
-    env.browser.screenshot("narration-review-end").await?;
+    env.browser
+        .screenshot(&format!("narration-review-end-{}", version.tag()))
+        .await?;
     env.assert_no_page_errors().await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v14_review_a_draft_is_gm_only_until_published_and_edit_regenerate_discard_work()
--> TestResult {
+async fn run_review(version: FoundryVersion) -> TestResult {
     let attack = fake_ai::tool_call(
         "roll_dice",
         &json!({"rolls": [{"formula": "1d20+5", "flavor": "Attack"}]}),
@@ -324,9 +328,25 @@ async fn v14_review_a_draft_is_gm_only_until_published_and_edit_regenerate_disca
     ])
     .await?;
     fake.set_chunk_pause_ms(30);
-    let env = E2e::start_with("narration_review_v14", &fake.server_args()).await?;
-    let outcome = review_publish_edit_regenerate_discard(&env, &fake).await;
+    let env = E2e::start_with(
+        &format!("narration_review_{}", version.tag()),
+        &fake.server_args(),
+    )
+    .await?;
+    let outcome = review_publish_edit_regenerate_discard(&env, &fake, version).await;
     env.finish(outcome).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v14_review_a_draft_is_gm_only_until_published_and_edit_regenerate_discard_work()
+-> TestResult {
+    run_review(FoundryVersion::V14).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v13_review_a_draft_is_gm_only_until_published_and_edit_regenerate_discard_work()
+-> TestResult {
+    run_review(FoundryVersion::V13).await
 }
 
 async fn auto_publish(env: &E2e, version: FoundryVersion) -> TestResult {

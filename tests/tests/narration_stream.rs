@@ -194,9 +194,7 @@ const NARRATION: &str = "Your longsword bites deep: fourteen and more against th
     shield, and it staggers back into the brazier, scattering embers across the damp stone \
     floor while its friends shriek from the dark.";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v14_openai_narration_streams_with_tool_fragments_and_a_broken_stream_retried() -> TestResult
-{
+async fn openai_with_a_broken_stream(version: FoundryVersion) -> TestResult {
     let fake = FakeAi::start(vec![
         fake_ai::tool_call(
             "roll_dice",
@@ -214,12 +212,12 @@ async fn v14_openai_narration_streams_with_tool_fragments_and_a_broken_stream_re
         .ok_or("the fake's options name --ai-max-retries")?;
     args[retries + 1] = "2".into();
     args.extend(["--ai-retry-backoff-ms".to_owned(), "10".to_owned()]);
-    let env = E2e::start_with("narration_stream_openai_v14", &args).await?;
+    let env = E2e::start_with(&format!("narration_stream_openai_{}", version.tag()), &args).await?;
     let outcome = async {
         let writes = narration_streams_into_one_message(
             &env,
-            FoundryVersion::V14,
-            "narration-stream-openai-v14",
+            version,
+            &format!("narration-stream-openai-{}", version.tag()),
             Some("slips"),
         )
         .await?;
@@ -251,4 +249,16 @@ async fn v14_openai_narration_streams_with_tool_fragments_and_a_broken_stream_re
     }
     .await;
     env.finish(outcome).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v14_openai_narration_streams_with_tool_fragments_and_a_broken_stream_retried() -> TestResult
+{
+    openai_with_a_broken_stream(FoundryVersion::V14).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v13_openai_narration_streams_with_tool_fragments_and_a_broken_stream_retried() -> TestResult
+{
+    openai_with_a_broken_stream(FoundryVersion::V13).await
 }

@@ -373,8 +373,18 @@ async fn v14_a_stop_while_the_narration_streams_leaves_none_of_it_in_chat() -> T
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v13_a_stop_while_the_narration_streams_leaves_none_of_it_in_chat() -> TestResult {
+    run_stop_mid_stream(FoundryVersion::V13).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v14_a_stalled_turn_offers_retry_and_the_retry_shows_its_cost() -> TestResult {
     run_retry(FoundryVersion::V14).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v13_a_stalled_turn_offers_retry_and_the_retry_shows_its_cost() -> TestResult {
+    run_retry(FoundryVersion::V13).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -383,6 +393,16 @@ async fn v14_a_reload_mid_turn_shows_the_running_turn_with_its_stop() -> TestRes
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v13_a_reload_mid_turn_shows_the_running_turn_with_its_stop() -> TestResult {
+    run_reload(FoundryVersion::V13).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v14_with_the_server_out_of_reach_a_turn_ends_at_its_bound() -> TestResult {
     run_bound(FoundryVersion::V14).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v13_with_the_server_out_of_reach_a_turn_ends_at_its_bound() -> TestResult {
+    run_bound(FoundryVersion::V13).await
 }

@@ -24,6 +24,7 @@ use crate::config::CoreConfig;
 use crate::effects::{Command, Input, TimerKind};
 use crate::id_map::IdMap;
 use crate::machine::{Machine, Restored};
+use crate::privacy::ContextEntry;
 use gloo_timers::callback::Timeout;
 use gold_box_protocol::json::FromJson;
 use gold_box_protocol::{ChatEntry, RollOutcome};
@@ -175,11 +176,12 @@ impl GoldBoxCore {
         self.shared.borrow().machine.outbox_len()
     }
 
-    /// How many of the latest chat entries `takeAiTurn` should be given (the
-    /// `contextMessages` setting, clamped); the core cuts and budgets what it gets.
-    #[wasm_bindgen(js_name = contextWindow)]
-    pub fn context_window(&self) -> usize {
-        self.shared.borrow().machine.context_window()
+    /// How many of the latest chat messages `takeAiTurn` should be given: the
+    /// `contextMessages` setting (clamped), with room for private messages the core may
+    /// leave out. The core filters, cuts and budgets what it gets.
+    #[wasm_bindgen(js_name = contextScan)]
+    pub fn context_scan(&self) -> usize {
+        self.shared.borrow().machine.context_scan()
     }
 
     /// Futures the core has running (roll loops, fallback POSTs).
@@ -196,17 +198,17 @@ impl GoldBoxCore {
         run(&self.shared, commands);
     }
 
-    /// Asks for an AI turn with `entries` (ChatEntry objects) as context. Resolves with
-    /// the turn's request id when the server starts it; rejects with the reason when it
-    /// cannot (not connected, the AI busy with another turn, no answer in time, the core
-    /// stopped).
+    /// Asks for an AI turn with `entries` as context: ChatEntry objects, oldest first, each
+    /// with `visibility: "public"` when every player can see it (anything else counts as
+    /// private). The core decides what the AI may read and who sees the turn's output.
+    /// Resolves with the turn's request id when the server starts it; rejects with the
+    /// reason when it cannot (not connected, the AI busy with another turn, no answer in
+    /// time, the core stopped).
     #[wasm_bindgen(js_name = takeAiTurn)]
     pub fn take_ai_turn(&self, entries: JsValue) -> Result<js_sys::Promise, JsError> {
-        let messages = js_json::from_js(&entries)
-            .and_then(|entries| Vec::<ChatEntry>::from_json(&entries).map_err(|e| e.to_string()))
-            .map_err(|e| JsError::new(&format!("Gold Box: invalid chat context: {e}")))?;
+        let chat = context_entries(entries)?;
         let now = now_ms();
-        let taken = self.shared.borrow_mut().machine.take_turn(messages, now);
+        let taken = self.shared.borrow_mut().machine.take_turn(chat, now);
         let (request_id, commands) = match taken {
             Ok(taken) => taken,
             Err(message) => return Ok(js_sys::Promise::reject(&JsError::new(&message).into())),
@@ -255,6 +257,28 @@ impl GoldBoxCore {
         let commands = self.shared.borrow_mut().machine.discard(turn);
         run(&self.shared, commands);
     }
+}
+
+/// The chat `takeAiTurn` is given: each entry read as a ChatEntry, and its `visibility`
+/// marker read beside it (no type of its own at the edge).
+fn context_entries(entries: JsValue) -> Result<Vec<ContextEntry>, JsError> {
+    if !js_sys::Array::is_array(&entries) {
+        return Err(JsError::new("Gold Box: invalid chat context: not an array"));
+    }
+    let marker = JsValue::from_str("visibility");
+    js_sys::Array::from(&entries)
+        .iter()
+        .map(|item| {
+            let seen_by_all = js_sys::Reflect::get(&item, &marker)
+                .ok()
+                .and_then(|v| v.as_string())
+                .is_some_and(|v| v == "public");
+            let entry = js_json::from_js(&item)
+                .and_then(|entry| ChatEntry::from_json(&entry).map_err(|e| e.to_string()))
+                .map_err(|e| JsError::new(&format!("Gold Box: invalid chat context: {e}")))?;
+            Ok(ContextEntry { entry, seen_by_all })
+        })
+        .collect()
 }
 
 fn feed(shared: &Shared, input: Input) {
@@ -328,7 +352,11 @@ fn execute(shared: &Shared, command: Command) {
             let host = shared.borrow().host.clone();
             host.emit(&event);
         }
-        Command::Roll { request_id, rolls } => {
+        Command::Roll {
+            request_id,
+            rolls,
+            audience,
+        } => {
             let host = shared.borrow().host.clone();
             let (task, cancel) = shared.borrow_mut().tasks.register(None);
             let weak = Rc::downgrade(shared);
@@ -339,7 +367,7 @@ fn execute(shared: &Shared, command: Command) {
                     if cancel.is_cancelled() {
                         return;
                     }
-                    results.push(host.roll(roll, &request_id).await);
+                    results.push(host.roll(roll, &request_id, audience.as_str()).await);
                 }
                 if cancel.is_cancelled() {
                     return;
@@ -357,6 +385,7 @@ fn execute(shared: &Shared, command: Command) {
                 }
             });
         }
+        Command::Debug(line) => web_sys::console::debug_1(&line.into()),
         Command::StoreOutbox(entry) => storage::store_outbox(&entry),
         Command::DeleteOutbox(request_id) => storage::delete_outbox(&request_id),
         Command::StoreSettled(marker) => storage::store_settled(&marker),

@@ -24,6 +24,7 @@ extern "C" {
         formula: &str,
         flavor: Option<String>,
         request_id: &str,
+        audience: &str,
     ) -> Result<js_sys::Promise, JsValue>;
 
     #[wasm_bindgen(method, catch, js_name = localize)]
@@ -36,9 +37,10 @@ const HOST_TYPE: &str = r#"
 export interface GoldBoxHost {
   /** Receives core events: {type: "state" | "turn" | "turn_started" | "chat_response" | "turn_complete" | "error" | "settings_pending", ...}. */
   emit(event: object): void;
-  /** Rolls with Foundry's dice for the server's roll request `requestId`; never rejects
-   *  (an error becomes an outcome with `error`). */
-  roll(formula: string, flavor: string | undefined, requestId: string): Promise<object>;
+  /** Rolls with Foundry's dice for the server's roll request `requestId` and posts them
+   *  for `audience` (the core's decision); never rejects (an error becomes an outcome
+   *  with `error`). */
+  roll(formula: string, flavor: string | undefined, requestId: string, audience: "public" | "gm"): Promise<object>;
   /** game.i18n.localize */
   localize(key: string): string;
 }
@@ -65,9 +67,15 @@ impl Host {
 }
 
 impl Host {
-    /// Rolls one formula with Foundry's dice for the roll request `request_id`. Whatever
-    /// goes wrong on the JS side becomes an outcome with `error`, never a failure of the core.
-    pub async fn roll(&self, request: &RollRequest, request_id: &str) -> RollOutcome {
+    /// Rolls one formula with Foundry's dice for the roll request `request_id`, posted for
+    /// `audience` (`"public"` or `"gm"`). Whatever goes wrong on the JS side becomes an
+    /// outcome with `error`, never a failure of the core.
+    pub async fn roll(
+        &self,
+        request: &RollRequest,
+        request_id: &str,
+        audience: &str,
+    ) -> RollOutcome {
         let failed = |error: String| RollOutcome {
             formula: request.formula.clone(),
             flavor: request.flavor.clone(),
@@ -75,7 +83,12 @@ impl Host {
             dice: Vec::new(),
             error: Some(error),
         };
-        let promise = match self.roll_raw(&request.formula, request.flavor.clone(), request_id) {
+        let promise = match self.roll_raw(
+            &request.formula,
+            request.flavor.clone(),
+            request_id,
+            audience,
+        ) {
             Ok(promise) => promise,
             Err(error) => return failed(describe(&error)),
         };

@@ -47,6 +47,10 @@ impl Machine {
             self.client_id, self.load_tag, self.next_turn
         );
         self.next_turn += 1;
+        // The new narration is written from the same conversation: it is seen by whom the
+        // original turn's output was, whatever the setting says now.
+        let privacy = self.privacy.of(&turn);
+        self.privacy.insert(request_id.clone(), privacy);
         let note = note.filter(|note| !note.trim().is_empty());
         self.send(
             ClientFrame::new(ClientMessage::NarrationRegenerate(NarrationRegenerate {
@@ -118,10 +122,14 @@ impl Machine {
         }
         draft.chars += delta.text.chars().count() as u64;
         draft.text.push_str(&delta.text);
+        let (stream, text) = (draft.stream, draft.text.clone());
+        let privacy = self.privacy.of(&request_id);
         commands.push(Command::Emit(CoreEvent::NarrationDraft {
             request_id,
-            stream: draft.stream,
-            text: draft.text.clone(),
+            stream,
+            text,
+            audience: privacy.audience.as_str(),
+            private_context: privacy.private_context,
         }));
     }
 

@@ -6,11 +6,13 @@
 //!
 //! One `Machine` holds the state; each job keeps its rules, and its tests, in a file of
 //! its own: [`connection`] (handshake, heartbeat, reconnect), [`rolls`] (the outbox and
-//! settled markers), [`settings_sync`] (the debounced sync and its indicator) and
-//! [`turns`] (the AI turns asked for). This file only dispatches.
+//! settled markers), [`settings_sync`] (the debounced sync and its indicator),
+//! [`turns`] (the AI turns asked for) and [`privacy`] (who sees each turn's output, fixed
+//! when it is asked for). This file only dispatches.
 
 mod connection;
 mod drafts;
+mod privacy;
 mod rolls;
 mod session;
 mod settings_sync;
@@ -24,6 +26,10 @@ use crate::config::{BadServerUrl, CoreConfig, http_base, websocket_url};
 use crate::effects::{Command, ConnectionState, CoreEvent, Input, TimerKind};
 use crate::id_map::{IdMap, IdSet};
 use crate::outbox::{ACK_WAIT_MS, Outbox, OutboxEntry, Step, StoredRoll, http_status_answers};
+use crate::privacy::{
+    AI_MESSAGE_MODE, Audience, ContextEntry, INCLUDE_PRIVATE, TurnPrivacies, TurnPrivacy,
+    left_out_note, private_allowed, select,
+};
 use crate::settings::{AckEffect, CONNECTION_KEYS, DEBOUNCE_MS, SettingsTracker};
 use crate::settled::{Settled, SettledRoll};
 use gold_box_protocol::{
@@ -141,6 +147,8 @@ pub struct Machine {
     replay_left: Option<u64>,
     /// The narration preview of each open turn that has one (see `drafts`).
     drafts: IdMap<drafts::Draft>,
+    /// Who sees each turn's output, fixed when it was asked for (see [`crate::privacy`]).
+    privacy: TurnPrivacies,
 }
 
 impl Machine {
@@ -171,6 +179,7 @@ impl Machine {
             connection: 0,
             replay_left: None,
             drafts: IdMap::new(),
+            privacy: TurnPrivacies::default(),
         }
     }
 

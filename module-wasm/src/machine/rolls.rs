@@ -96,6 +96,7 @@ impl Machine {
         commands.push(Command::Roll {
             request_id,
             rolls: request.rolls,
+            audience: self.rolls_privacy().audience,
         });
     }
 

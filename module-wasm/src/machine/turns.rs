@@ -71,10 +71,13 @@ impl Machine {
     ) {
         let Some(request_id) = request_id else { return };
         self.end_draft(&request_id, response.stream);
+        let privacy = self.privacy.of(&request_id);
         commands.push(Command::Emit(CoreEvent::ChatResponse {
             request_id,
             message: response.message,
             stream: response.stream,
+            audience: privacy.audience.as_str(),
+            private_context: privacy.private_context,
         }));
     }
 
@@ -97,11 +100,13 @@ impl Machine {
         }));
     }
 
-    /// Asks for an AI turn with this chat as context. A pending settings change is synced
-    /// first, on the same socket, so the server applies it before the turn starts.
+    /// Asks for an AI turn with this chat as context (the latest messages, each marked with
+    /// whether every player can see it; see [`Machine::read_context`]). A pending settings
+    /// change is synced first, on the same socket, so the server applies it before the turn
+    /// starts.
     pub fn take_turn(
         &mut self,
-        messages: Vec<ChatEntry>,
+        chat: Vec<ContextEntry>,
         now_ms: u64,
     ) -> Result<(String, Vec<Command>), String> {
         if self.state != ConnectionState::Connected {
@@ -119,7 +124,7 @@ impl Machine {
         self.next_turn += 1;
         self.retry = false;
         let request = ChatRequest {
-            messages: crate::context::fit(messages, self.context_window()),
+            messages: self.read_context(&request_id, chat, &mut commands),
             settings_revision: self.settings.revision(),
         };
         self.send(
@@ -466,12 +471,15 @@ mod tests {
             NOW,
         );
         assert_eq!(machine.context_window(), 2);
-        let entries: Vec<ChatEntry> = (0..5)
-            .map(|i| ChatEntry {
-                speaker: "Aria".into(),
-                content: format!("{i}{}", "x".repeat(3_000)),
-                kind: gold_box_protocol::ChatKind::Chat,
-                timestamp: NOW,
+        let entries: Vec<ContextEntry> = (0..5)
+            .map(|i| ContextEntry {
+                entry: ChatEntry {
+                    speaker: "Aria".into(),
+                    content: format!("{i}{}", "x".repeat(3_000)),
+                    kind: gold_box_protocol::ChatKind::Chat,
+                    timestamp: NOW,
+                },
+                seen_by_all: true,
             })
             .collect();
         let (_, commands) = machine.take_turn(entries, NOW).expect("turn");

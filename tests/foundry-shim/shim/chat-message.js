@@ -1,5 +1,7 @@
 // Foundry's ChatMessage document and the `game.messages` collection, v13 and v14
-// (https://foundryvtt.com/api/v14/classes/foundry.documents.ChatMessage.html).
+// (https://foundryvtt.com/api/v14/classes/foundry.documents.ChatMessage.html, read;
+// https://foundryvtt.com/api/v13/classes/foundry.documents.ChatMessage.html, not read: v13's
+// `applyRollMode` is as modules ported to v13 use it).
 // `ChatMessage.create` runs the `preCreateChatMessage` hook (which may cancel), applies the
 // visibility asked for in its options, stores the message, resolves, and posts it to the chat
 // log the way Foundry's `_onCreate` does (without awaiting the render), firing
@@ -7,9 +9,14 @@
 // AND the flavor inserted as HTML (as Foundry does: flavor is HTML, so untrusted text must be
 // escaped before it gets there) and the speaker alias as text. Both versions fire
 // `renderChatMessageHTML(message, html: HTMLElement, context)` from `renderHTML()`
-// (https://foundryvtt.com/api/v14/functions/hookEvents.renderChatMessageHTML.html).
+// (https://foundryvtt.com/api/v14/functions/hookEvents.renderChatMessageHTML.html and
+// https://foundryvtt.com/api/v13/functions/hookEvents.renderChatMessageHTML.html, both read, v13
+// as the copy at foundryvtt.com/api/, which does not show its version: the same signature; v13 also fires the deprecated jQuery `renderChatMessage`, which the shim leaves
+// out so that a module cannot depend on it).
 //
-// Data (https://foundryvtt.com/api/v14/interfaces/foundry.documents.types.ChatMessageData.html):
+// Data (https://foundryvtt.com/api/v14/interfaces/foundry.documents.types.ChatMessageData.html,
+// read; https://foundryvtt.com/api/v13/interfaces/foundry.documents.types.ChatMessageData.html,
+// not read):
 // `type` is a string sub-type ("base" by default), `style` a CONST.CHAT_MESSAGE_STYLES value,
 // `whisper` user ids, `blind`, `speaker` {scene, actor, token, alias}.
 import { Collection, deepClone, getProperty, randomID, setProperty } from "./utils.js";
@@ -131,9 +138,20 @@ export class ChatMessage {
     return true;
   }
 
+  /**
+   * Whether the current user may read the message's content: "For certain dice rolls, for
+   * example, the message itself may be visible while the content of that message is not"
+   * (https://foundryvtt.com/api/v14/classes/foundry.documents.ChatMessage.html#iscontentvisible,
+   * read). Which rolls is not on the page: a whispered roll (a GM or blind roll) is visible to
+   * everyone as "privately rolled some dice", its content only to its recipients, its author
+   * (not when blind) and the GMs, as Foundry's client code does (read in an install, not in the
+   * API pages: unconfirmed for v14).
+   */
   get isContentVisible() {
     if (!this.visible) return false;
-    if (this.blind) return Boolean(globalThis.game.user?.isGM);
+    const user = globalThis.game.user;
+    if (this.blind) return Boolean(user?.isGM);
+    if (this.whisper.length) return Boolean(user?.isGM) || this.whisper.includes(user?.id) || this.isAuthor;
     return true;
   }
 
@@ -298,10 +316,14 @@ export class ChatMessage {
       metadata.append(del);
     }
     header.append(sender, metadata);
-    if (this.flavor) {
+    // A roll whose content the user may not read shows who rolled, not the flavor.
+    const flavorHtml = this.isRoll && !this.isContentVisible
+      ? `${this.author?.name ?? "Someone"} privately rolled some dice.`
+      : this.flavor;
+    if (flavorHtml) {
       const flavor = document.createElement("span");
       flavor.classList.add("flavor-text");
-      flavor.innerHTML = this.flavor;
+      flavor.innerHTML = flavorHtml;
       header.append(flavor);
     }
 

@@ -13,8 +13,11 @@
 // roll waits until the user types the faces in. The shim opens a `.roll-resolver` dialog and
 // waits the same way (tests fill it with `window.__shim.resolveManualDice`).
 //
-// v14 (https://foundryvtt.com/api/v14/classes/foundry.dice.Roll.html; the page itself was not
-// reachable through the search tool, so the option names are taken from modules ported to v14):
+// v14 (https://foundryvtt.com/api/v14/classes/foundry.dice.Roll.html: its constructor
+// `(formula = "", data = {}, options = {})` read; the part with `toMessage` was not, so its
+// option names are taken from modules ported to v14; v13:
+// https://foundryvtt.com/api/v13/classes/foundry.dice.Roll.html, not read, `toMessage(messageData,
+// {rollMode, create})` as modules on v13 call it, unconfirmed by the page):
 // `new Roll(formula, data = {}, options = {})` as in v13; `toMessage(messageData = {},
 // {messageMode, rollMode, create = true})` where `messageMode` is a key of
 // CONFIG.ChatMessage.modes and defaults to the user's `core.messageMode`; `rollMode` is

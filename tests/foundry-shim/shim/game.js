@@ -1,4 +1,9 @@
-// The `game` object and Foundry's start-up sequence (Game#initialize / #setupGame):
+// The `game` object and Foundry's start-up sequence (Game#initialize / #setupGame;
+// https://foundryvtt.com/api/v14/classes/foundry.Game.html and
+// https://foundryvtt.com/api/v13/classes/foundry.Game.html, neither read; the hook order is
+// https://foundryvtt.com/api/v14/modules/hookEvents.html, read: init, i18nInit, setup, ...,
+// ready; https://foundryvtt.com/api/v13/modules/hookEvents.html, not read, the same order
+// assumed; `User#isGM` counting an assistant GM is unconfirmed):
 // `init` → language files → `i18nInit` → documents and `game.user` → `setup` → user
 // interface (notifications, sidebar, chat log) → `ready`. As in Foundry, `game.user` is null
 // during `init`, `ui.notifications` exists from the UI step on, and the chat sidebar is

@@ -1,4 +1,10 @@
-// Foundry's Hooks (client/helpers/hooks.mjs in v13 and v14): on, once,
+// Foundry's Hooks (client/helpers/hooks.mjs in v13 and v14;
+// https://foundryvtt.com/api/v14/classes/foundry.helpers.Hooks.html and
+// https://foundryvtt.com/api/v13/classes/foundry.helpers.Hooks.html, both read (v13 as the copy
+// at foundryvtt.com/api/, which does not show its version): `events`, `on`
+// returning an id, `once`, `off` by id or function, `call` stopping at an explicit false,
+// `callAll` calling every function; `onError` is on the pages, its options are not confirmed):
+// on, once,
 // off, call, callAll and onError. As in Foundry, an exception thrown by a hooked function is
 // caught and logged, not rethrown; the shim also records it for the tests, since Foundry's
 // own swallowing would otherwise hide module bugs from the page's error recorder.

@@ -1,4 +1,8 @@
-// `game.i18n` (Foundry's Localization): loads the `languages` files of active modules for the
+// `game.i18n` (Foundry's Localization:
+// https://foundryvtt.com/api/v14/classes/foundry.helpers.Localization.html and
+// https://foundryvtt.com/api/v13/classes/foundry.helpers.Localization.html, neither read; the
+// class, `lang`, `translations` and `initialize` are confirmed by foundry-vtt-types 13.346,
+// localization.d.mts, read): loads the `languages` files of active modules for the
 // current language between the `init` and `i18nInit` hooks, expands dotted keys, and answers
 // `localize` (the key itself when missing, as in Foundry) and `format` ({name} placeholders).
 import { expandObject, getProperty, mergeObject } from "./utils.js";

@@ -12,6 +12,13 @@
 //                     interactive evaluation opens the roll resolver and waits for input
 //   mode=KEY          the user's current message mode (v14 key: public|gm|blind|self; on
 //                     v13 it is stored as the matching roll mode)
+//
+// API pages: every shim file cites the page of Foundry's API documentation it follows, for v14
+// (https://foundryvtt.com/api/v14/...) and v13 (https://foundryvtt.com/api/v13/..., the same
+// path). The v13 pages were read as published at foundryvtt.com/api/ while v13 was the current
+// release (titled "API Documentation - Version 13"; where a copy did not show its version, the
+// citation says so). "Read" marks a page whose text was checked; a page cited as not read was
+// not, and what the shim does there is unconfirmed by Foundry's documentation.
 // Order, like Foundry: globals → module.json → its styles and esmodules (as <script
 // type="module">, not awaited past their execution) → init, i18nInit, setup, UI, ready.
 import * as utils from "./utils.js";
@@ -28,17 +35,25 @@ const generation = params.get("v") === "13" ? 13 : 14;
 
 function installGlobals() {
   globalThis.CONST = Object.freeze({
-    // https://foundryvtt.com/api/v14/variables/CONST.CHAT_MESSAGE_STYLES.html (same values in v13)
+    // https://foundryvtt.com/api/v14/variables/CONST.CHAT_MESSAGE_STYLES.html,
+    // https://foundryvtt.com/api/v13/variables/CONST.CHAT_MESSAGE_STYLES.html (not read; the same
+    // values are assumed, as the v13 ChatMessageData's `style` refers to this constant)
     CHAT_MESSAGE_STYLES: Object.freeze({ OTHER: 0, OOC: 1, IC: 2, EMOTE: 3 }),
-    // v13 only. Whether v14 still defines CONST.DICE_ROLL_MODES (deprecated) is unconfirmed;
+    // v13 only (https://foundryvtt.com/api/v13/variables/CONST.DICE_ROLL_MODES.html, read: these
+    // four values). Whether v14 still defines CONST.DICE_ROLL_MODES (deprecated) is unconfirmed;
     // the v14 page leaves it out so that a module cannot depend on it.
     ...(generation === 13
       ? { DICE_ROLL_MODES: Object.freeze({ PUBLIC: "publicroll", PRIVATE: "gmroll", BLIND: "blindroll", SELF: "selfroll" }) }
       : {}),
     USER_ROLES: Object.freeze({ NONE: 0, PLAYER: 1, TRUSTED: 2, ASSISTANT: 3, GAMEMASTER: 4 }),
   });
-  // v14: https://foundryvtt.com/api/v14/variables/CONFIG.ChatMessage.html (`modes`: the
-  // message visibility modes, `popoutClass`); v13: CONFIG.Dice.rollModes instead.
+  // v14: https://foundryvtt.com/api/v14/variables/CONFIG.ChatMessage.html (read: `modes`, the
+  // message visibility modes, and `popoutClass`); v13:
+  // https://foundryvtt.com/api/v13/variables/CONFIG.ChatMessage.html (not read), with the roll
+  // modes in CONFIG.Dice.rollModes instead:
+  // https://foundryvtt.com/api/v13/variables/CONFIG.Dice.html (read: `rollModes` maps each mode
+  // to `{icon, label}`); https://foundryvtt.com/api/v14/variables/CONFIG.Dice.html (read: no
+  // `rollModes`).
   const chatMessageConfig = { documentClass: ChatMessage, batchSize: 100 };
   if (generation >= 14) chatMessageConfig.modes = MESSAGE_MODES;
   globalThis.CONFIG = {
@@ -49,7 +64,14 @@ function installGlobals() {
       terms: { d: Die },
       randomUniform: Math.random,
       ...(generation === 13
-        ? { rollModes: { publicroll: "CHAT.RollPublic", gmroll: "CHAT.RollPrivate", blindroll: "CHAT.RollBlind", selfroll: "CHAT.RollSelf" } }
+        ? {
+          rollModes: {
+            publicroll: { label: "CHAT.RollPublic", icon: "fa-solid fa-globe" },
+            gmroll: { label: "CHAT.RollPrivate", icon: "fa-solid fa-user-secret" },
+            blindroll: { label: "CHAT.RollBlind", icon: "fa-solid fa-eye-slash" },
+            selfroll: { label: "CHAT.RollSelf", icon: "fa-solid fa-user" },
+          },
+        }
         : {}),
     },
     sounds: { dice: "sounds/dice.wav", notification: "sounds/notify.wav" },

@@ -1,4 +1,8 @@
-// `ui.notifications` (Foundry's Notifications): info/warn/error(message, options) show a
+// `ui.notifications` (Foundry's Notifications:
+// https://foundryvtt.com/api/v14/classes/foundry.applications.ui.Notifications.html and
+// https://foundryvtt.com/api/v13/classes/foundry.applications.ui.Notifications.html, neither read;
+// the class is listed in the v14 namespace foundry.applications.ui, read; the options
+// {localize, permanent, console} and the return value are unconfirmed): info/warn/error(message, options) show a
 // toast in `#notifications`, log to the console like Foundry, and are kept for the tests.
 
 export class Notifications {

@@ -2,6 +2,8 @@
 // hosts a ProseMirror rich-text editor; there is no <textarea> (modules that looked for
 // `textarea.chat-input` or `#chat-message.value` on a textarea broke on v14).
 // https://foundryvtt.com/api/v14/classes/foundry.applications.elements.HTMLProseMirrorElement.html
+// (v13 has the same element, https://foundryvtt.com/api/v13/classes/foundry.applications.elements.HTMLProseMirrorElement.html,
+// not read, for journal text; its chat input is a <textarea>, so the v13 page does not define it)
 // (tagName "prose-mirror", formAssociated, an underlying `_value`, `open`/`close`/`save`/
 // `plugins` events). The editor here is a contenteditable `.editor-content` div holding HTML
 // paragraphs, which is what the chat input submits (rich text, not plain text). ProseMirror's

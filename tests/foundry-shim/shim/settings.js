@@ -1,4 +1,9 @@
-// `game.settings` (Foundry's ClientSettings): register/get/set with `client` and `world`
+// `game.settings` (Foundry's ClientSettings:
+// https://foundryvtt.com/api/v14/classes/foundry.helpers.ClientSettings.html and
+// https://foundryvtt.com/api/v13/classes/foundry.helpers.ClientSettings.html, neither read; the
+// class and its register/get/set are confirmed by foundry-vtt-types 13.346, whose
+// client-settings.d.mts was read; the storage and permission details are as modules report them,
+// unconfirmed): register/get/set with `client` and `world`
 // scopes. Client settings live in localStorage under "<namespace>.<key>" as JSON, exactly where
 // Foundry keeps them; world settings live in the Foundry server's database, here a
 // localStorage key with a shim prefix so they too survive a page reload. As in Foundry,

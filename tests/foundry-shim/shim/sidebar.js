@@ -8,6 +8,16 @@
 // `renderAbstractSidebarTab`/`renderChatLog` hooks, called with (app, HTMLElement, context,
 // options).
 //
+// API pages: ChatLog https://foundryvtt.com/api/v14/classes/foundry.applications.sidebar.tabs.ChatLog.html
+// and https://foundryvtt.com/api/v13/classes/foundry.applications.sidebar.tabs.ChatLog.html (both
+// read; `_toggleNotifications` and `_shouldShowNotifications` are not on them: their behaviour is
+// as modules ported to v13 and v14 report it, unconfirmed by an API page); Sidebar
+// https://foundryvtt.com/api/v14/classes/foundry.applications.sidebar.Sidebar.html (read) and
+// https://foundryvtt.com/api/v13/classes/foundry.applications.sidebar.Sidebar.html (not read);
+// `renderChatInput` in v13 https://foundryvtt.com/api/v13/functions/hookEvents.renderChatInput.html
+// and https://foundryvtt.com/api/v13/interfaces/hookEvents.RenderChatInputContext.html (both
+// read, the second titled Version 13: the same signature as v14's, below).
+//
 // What v14 changes here:
 // - the input is `<prose-mirror id="chat-message">` (see prose-mirror.js), not a textarea;
 // - the visibility buttons are `#message-modes` (one per CONFIG.ChatMessage.modes key, with
@@ -192,7 +202,7 @@ export class ChatLog {
         + `aria-label="${i18n.localize(label)}">${i18n.localize(label)}</button>`).join("");
     } else {
       const rollMode = globalThis.game.settings.get("core", "rollMode");
-      privacy = Object.entries(globalThis.CONFIG.Dice.rollModes).map(([mode, label]) => `<button type="button" `
+      privacy = Object.entries(globalThis.CONFIG.Dice.rollModes).map(([mode, { label }]) => `<button type="button" `
         + `class="ui-control icon" data-action="rollMode" data-roll-mode="${mode}" aria-pressed="${mode === rollMode}" `
         + `aria-label="${i18n.localize(label)}">${i18n.localize(label)}</button>`).join("");
     }

@@ -1,4 +1,5 @@
-// `window.__shim`: what the Rust tests read and drive. Everything here goes through the same
+// `window.__shim`: what the Rust tests read and drive (no Foundry API of its own: it cites the
+// pages of what it reads where that matters). Everything here goes through the same
 // Foundry API a module uses (game.settings.set, ChatMessage.create, ui.chat.render, the
 // sidebar's changeTab/toggleExpanded, the chat popout), so a test drives the page the way a
 // user and Foundry would.
@@ -150,11 +151,12 @@ export function installTestApi(shim) {
       const gm = game.user;
       game.user = game.users.find((u) => !u.isGM);
       try {
-        if (!message.visible) return { visible: false, text: "", buttons: 0 };
+        if (!message.visible) return { visible: false, text: "", flavor: "", buttons: 0 };
         const element = await message.renderHTML({ canDelete: false });
         return {
           visible: true,
           text: element.querySelector(".message-content")?.textContent ?? "",
+          flavor: element.querySelector(".flavor-text")?.textContent ?? "",
           buttons: element.querySelectorAll("[data-gold-box-action]").length,
         };
       } finally {

@@ -1,5 +1,8 @@
 // The parts of `foundry.utils` a module may reasonably use, with Foundry's signatures and
-// semantics (v12/v13 `common/utils/helpers.mjs`), plus the Collection class (a Map with
+// semantics (v12/v13 `common/utils/helpers.mjs`;
+// https://foundryvtt.com/api/v14/modules/foundry.utils.html and
+// https://foundryvtt.com/api/v13/modules/foundry.utils.html, neither read: the signatures are
+// the long-standing ones modules use), plus the Collection class (a Map with
 // `contents`) that Foundry's document collections and `game.modules` are built on.
 
 /** A random alphanumeric id, 16 characters by default, like Foundry document ids. */
