@@ -14,8 +14,15 @@
 //! the system while the server sits idle, so it runs on every build compared. By hand, on
 //! debug builds: mimalloc kept 6 to 10 MB above rest even with `MIMALLOC_PURGE_DELAY=0`,
 //! 28 MB with its defaults; jemalloc with its default 10 s decay between 6 and 28 MB,
-//! depending on where the reading fell in the decay; with the options the server now
-//! builds it with (.cargo/config.toml), 2 MB.
+//! depending on where the reading fell in the decay; with a 1 s decay and the background
+//! thread, 3.6 to 4.2 MB in this benchmark. jemalloc's own statistics (a build with the
+//! `tikv-jemallocator/stats` feature, `malloc_stats_print` called from gdb) told where
+//! that rise was: 1.4 MB of its metadata (a record per slab, and 7,000 one-page slabs of
+//! two 2 KB frames each when read, the records kept for good), 0.4 MB more in the idle threads' caches and
+//! 1.1 MB of slabs kept part-empty around cached and long-lived objects; what the server
+//! itself still held grew by 50 KB. The options the server now builds it with
+//! (.cargo/config.toml: no thread caches, 16 KB slabs for the 1 to 8 KB classes) leave
+//! about 1.2 MB.
 
 use crate::BenchResult;
 use crate::native::{connect_to, next_frame, send};

@@ -14,7 +14,7 @@
 //! ```text
 //! gold-box-bench --server target/bench/gold-box-server --module-dir dist \
 //!     --wasm-raw BYTES --wasm-gzipped BYTES [--report docs/BENCHMARKS.md] [--quick] \
-//!     [--allocator NAME] [--compare NAME=PATH]... [--only memory|browser]
+//!     [--allocator NAME] [--compare NAME=PATH]... [--only memory|churn|browser]
 //! ```
 
 mod browser;
@@ -50,7 +50,7 @@ const CLIENTS: usize = 32;
 const USAGE: &str = "\
 usage: gold-box-bench --server PATH --module-dir DIR --wasm-raw BYTES --wasm-gzipped BYTES
                       [--report PATH] [--command TEXT] [--quick] [--allocator NAME]
-                      [--compare NAME=PATH]... [--only memory|browser]
+                      [--compare NAME=PATH]... [--only memory|churn|browser]
        gold-box-bench echo-server
 
   --server        the gold-box-server binary, built with --features load-testing
@@ -65,6 +65,8 @@ usage: gold-box-bench --server PATH --module-dir DIR --wasm-raw BYTES --wasm-gzi
                   memory group only, beside --server (repeatable)
   --only memory   only the memory group; with --report, its section of the report is
                   replaced and the rest of the file is kept
+  --only churn    only the clients that come and go of the memory group, each build,
+                  printed; no report is written (for repeated readings)
   --only browser  only the browser group (d, f), printed; no report is written
 ";
 
@@ -81,6 +83,7 @@ struct Options {
     /// `--server` first, then every `--compare`.
     builds: Vec<memory::Build>,
     only_memory: bool,
+    only_churn: bool,
     only_browser: bool,
 }
 
@@ -96,6 +99,7 @@ impl Options {
         let mut allocator = "jemalloc".to_owned();
         let mut compare = Vec::new();
         let mut only_memory = false;
+        let mut only_churn = false;
         let mut only_browser = false;
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -129,9 +133,12 @@ impl Options {
                 }
                 "--only" => match value()?.as_str() {
                     "memory" => only_memory = true,
+                    "churn" => only_churn = true,
                     "browser" => only_browser = true,
                     group => {
-                        return Err(format!("--only takes `memory` or `browser`, not {group:?}"));
+                        return Err(format!(
+                            "--only takes `memory`, `churn` or `browser`, not {group:?}"
+                        ));
                     }
                 },
                 other => return Err(format!("unknown option {other}")),
@@ -146,18 +153,19 @@ impl Options {
         Ok(Options {
             server,
             module_dir: module_dir.ok_or("--module-dir is required")?,
-            // The memory or browser group alone reports no sizes.
+            // The memory, churn or browser group alone reports no sizes.
             wasm_raw: wasm_raw
-                .or((only_memory || only_browser).then_some(0))
+                .or((only_memory || only_churn || only_browser).then_some(0))
                 .ok_or("--wasm-raw is required")?,
             wasm_gzipped: wasm_gzipped
-                .or((only_memory || only_browser).then_some(0))
+                .or((only_memory || only_churn || only_browser).then_some(0))
                 .ok_or("--wasm-gzipped is required")?,
             report,
             command,
             quick,
             builds,
             only_memory,
+            only_churn,
             only_browser,
         })
     }
@@ -290,6 +298,15 @@ async fn run(options: &Options) -> BenchResult {
                 path.display()
             )),
             (None, _) => {}
+        }
+        return Ok(());
+    }
+
+    if options.only_churn {
+        step("(e) server memory around clients that come and go, each build in turn");
+        for build in &options.builds {
+            let churn = churn::measure(&build.binary, dist, plan.flood.churn_clients).await?;
+            println!("\n{}", report::churn_summary(&build.allocator, &churn));
         }
         return Ok(());
     }

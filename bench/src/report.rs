@@ -992,6 +992,29 @@ fn churn_table(out: &mut String, builds: &[MemoryFigures]) {
     let _ = writeln!(out);
 }
 
+/// One build's clients that come and go, as lines of text (`--only churn`).
+pub fn churn_summary(allocator: &str, churn: &crate::churn::ChurnFigures) -> String {
+    let reading = |r: &Reading| format!("{}, anon {}", mb(r.total), mb(r.anon));
+    let mut out = format!("{allocator}: at rest {}\n", reading(&churn.at_rest));
+    for (index, (held, after)) in churn.rounds.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  round {}: every record held {}; after the TTL and a sweep {}",
+            index + 1,
+            reading(held),
+            reading(after)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  largest rise above rest {:+.1} MB (within {} MB: {})",
+        churn.rise() as f64 / MB,
+        crate::churn::CHURN_MARGIN_BYTES as f64 / MB,
+        if churn.returned() { "yes" } else { "no" }
+    );
+    out
+}
+
 /// Replaces the comparison's section in the report at `path` (or adds it before the
 /// goals, or at the end), keeping the rest of the file.
 pub fn replace_section(path: &std::path::Path, section: &str) -> crate::BenchResult {

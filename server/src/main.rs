@@ -10,8 +10,9 @@ use tracing_subscriber::EnvFilter;
 
 /// jemalloc (the default feature), with its options compiled in from
 /// `JEMALLOC_SYS_WITH_MALLOC_CONF` in .cargo/config.toml: its background thread hands freed
-/// memory back to the system within seconds even while the server sits idle, so the
-/// memory of clients that have gone, or of a burst of requests, does not stay resident;
+/// memory back to the system within seconds even while the server sits idle, and with no
+/// per-thread caches and 16 KB slabs for the 1 to 8 KB classes neither idle threads nor
+/// its own metadata keep the memory of clients that have gone, or of a burst of requests;
 /// the reason is beside the feature in Cargo.toml, the figures in docs/BENCHMARKS.md
 /// ("Memory after repeated floods").
 #[cfg(feature = "jemalloc")]
