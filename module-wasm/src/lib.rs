@@ -7,6 +7,8 @@
 //! commands; [`bindings`] is the only place that touches JavaScript and the browser, and
 //! carries those commands out.
 
+#[cfg(target_arch = "wasm32")]
+mod allocator;
 pub mod backoff;
 pub mod bindings;
 pub mod config;

@@ -14,6 +14,7 @@
 //! `target/xtask/`; with `XTASK_SERIAL=1` it builds them one after another.
 
 mod bench;
+mod minify;
 mod package;
 mod process;
 mod tools;

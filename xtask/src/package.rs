@@ -19,7 +19,7 @@ const WASM_NAME: &str = "gold_box_wasm";
 const WASM_PROFILE: &str = "wasm-release";
 /// wasm-opt's features: those rustc enables by default for wasm32-unknown-unknown (the
 /// .wasm carries no `target_features` section after wasm-bindgen, so they are named).
-const WASM_OPT_FEATURES: [&str; 6] = [
+pub(crate) const WASM_OPT_FEATURES: [&str; 6] = [
     "--enable-bulk-memory",
     "--enable-nontrapping-float-to-int",
     "--enable-sign-ext",
@@ -130,6 +130,12 @@ pub fn assemble(tools: &WasmTools) -> Result<PathBuf, String> {
     let wasm = pkg.join(format!("{WASM_NAME}_bg.wasm"));
     if let Some(wasm_opt) = &tools.wasm_opt {
         optimize(wasm_opt, &wasm)?;
+        step("short import and export names (wasm-opt --minify-imports-and-exports-and-modules)");
+        crate::minify::minify_names(wasm_opt, &wasm, &pkg.join(format!("{WASM_NAME}.js")))?;
+        println!(
+            "xtask: names minified: {} bytes",
+            fs::metadata(&wasm).map(|m| m.len()).unwrap_or(0)
+        );
     }
 
     let dist = root.join("dist");

@@ -3,6 +3,7 @@
 //! (WebSocket, timers, storage) that carry out the core's commands. Everything outside
 //! it is plain Rust, tested on the host.
 
+mod callback;
 mod core;
 mod host;
 mod http;

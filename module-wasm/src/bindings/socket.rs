@@ -2,8 +2,9 @@
 //! its listeners and closes it, so a socket the core has given up on can never deliver
 //! a late event.
 
+use super::callback::{Callback, callback};
 use wasm_bindgen::prelude::*;
-use web_sys::{CloseEvent, MessageEvent, WebSocket};
+use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
 
 /// What a socket reports.
 #[derive(Debug)]
@@ -16,9 +17,9 @@ pub enum SocketEvent {
 pub struct Socket {
     ws: WebSocket,
     closed_by_us: bool,
-    _on_open: Closure<dyn FnMut()>,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_close: Closure<dyn FnMut(CloseEvent)>,
+    /// The one listener of `open`, `message` and `close`, told apart by the event's type
+    /// (one closure, not three of three types: see `callback.rs`).
+    _on_event: Callback,
 }
 
 impl std::fmt::Debug for Socket {
@@ -31,34 +32,35 @@ impl std::fmt::Debug for Socket {
 
 impl Socket {
     /// Opens a socket to `url`; `on_event` receives its events until it is dropped.
-    pub fn open(
-        url: &str,
-        on_event: impl Fn(SocketEvent) + Clone + 'static,
-    ) -> Result<Socket, JsValue> {
+    pub fn open(url: &str, on_event: impl Fn(SocketEvent) + 'static) -> Result<Socket, JsValue> {
         let ws = WebSocket::new(url)?;
-        let open_handler = on_event.clone();
-        let on_open = Closure::<dyn FnMut()>::new(move || open_handler(SocketEvent::Open));
-        let message_handler = on_event.clone();
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            if let Some(text) = event.data().as_string() {
-                message_handler(SocketEvent::Text(text));
+        let on_event = callback(move |event: JsValue| {
+            let kind = event.unchecked_ref::<Event>().type_();
+            match kind.as_str() {
+                "open" => on_event(SocketEvent::Open),
+                "message" => {
+                    if let Some(text) = event.unchecked_ref::<MessageEvent>().data().as_string() {
+                        on_event(SocketEvent::Text(text));
+                    }
+                }
+                "close" => {
+                    let event = event.unchecked_ref::<CloseEvent>();
+                    on_event(SocketEvent::Closed {
+                        code: event.code(),
+                        reason: event.reason(),
+                    })
+                }
+                _ => {}
             }
         });
-        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
-            on_event(SocketEvent::Closed {
-                code: event.code(),
-                reason: event.reason(),
-            })
-        });
-        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        let listener = on_event.as_ref().unchecked_ref();
+        ws.set_onopen(Some(listener));
+        ws.set_onmessage(Some(listener));
+        ws.set_onclose(Some(listener));
         Ok(Socket {
             ws,
             closed_by_us: false,
-            _on_open: on_open,
-            _on_message: on_message,
-            _on_close: on_close,
+            _on_event: on_event,
         })
     }
 
