@@ -12,6 +12,7 @@ use gold_box_protocol::{ChatEntry, ChatKind, RollOutcome, UserInfo, WorldInfo};
 use gold_box_wasm::config::CoreConfig;
 use gold_box_wasm::effects::{Command, Input};
 use gold_box_wasm::machine::{Machine, Restored};
+use gold_box_wasm::privacy::ContextEntry;
 use gold_box_wasm::wire;
 use std::collections::BTreeMap;
 use wasm_bindgen::JsCast;
@@ -84,11 +85,14 @@ fn turn(machine: &mut Machine, i: usize, now: u64) {
     ));
 
     let messages = (0..i % 40)
-        .map(|m| ChatEntry {
-            speaker: format!("Player {m}"),
-            content: words(20 + (i * 37 + m * 11) % 2_000),
-            kind: ChatKind::Chat,
-            timestamp: now,
+        .map(|m| ContextEntry {
+            entry: ChatEntry {
+                speaker: format!("Player {m}"),
+                content: words(20 + (i * 37 + m * 11) % 2_000),
+                kind: ChatKind::Chat,
+                timestamp: now,
+            },
+            seen_by_all: true,
         })
         .collect();
     let (turn_id, commands) = machine.take_turn(messages, now).expect("a turn starts");
