@@ -116,9 +116,11 @@ fn hand_decode<F>(
 /// The hand-written codec agrees with serde: it accepts what serde accepts, as the same
 /// frame written to the same bytes, and refuses what serde refuses, as clearly. Except
 /// for the forms it refuses on purpose (see `gold_box_protocol::json`): a frame or a
-/// struct written as an array, a string enum written as `{"variant": null}`, and, the other way round, a
-/// repeated key (serde refuses it, the codec keeps the last value as `JSON.parse` does).
+/// struct written as an array, a string enum written as `{"variant": null}`, an unsigned
+/// field above `i64::MAX` (only when `bytes` hold such a number), and, the other way round,
+/// a repeated key (serde refuses it, the codec keeps the last value as `JSON.parse` does).
 fn check_hand_codec<F>(
+    bytes: &[u8],
     serde: &Result<F, FrameError>,
     hand: Result<F, FrameError>,
     types: &[&str],
@@ -146,10 +148,31 @@ where
         {
             check_refusal(&error, types)?
         }
+        (Ok(_), Err(error))
+            if error
+                .to_string()
+                .contains("must be a non-negative integer, found a number")
+                && holds_an_integer_above_i64_max(bytes) =>
+        {
+            check_refusal(&error, types)?
+        }
         (Err(error), Ok(_)) if error.to_string().contains("duplicate field") => {}
         (serde, hand) => prop_assert!(false, "serde: {serde:?}, hand-written: {hand:?}"),
     }
     Ok(())
+}
+
+/// Whether the JSON in `bytes` holds a whole number in `(i64::MAX, u64::MAX]` anywhere.
+fn holds_an_integer_above_i64_max(bytes: &[u8]) -> bool {
+    fn walk(value: &Value) -> bool {
+        match value {
+            Value::Number(n) => n.as_u64().is_some_and(|u| i64::try_from(u).is_err()),
+            Value::Array(items) => items.iter().any(walk),
+            Value::Object(fields) => fields.values().any(walk),
+            _ => false,
+        }
+    }
+    serde_json::from_slice(bytes).is_ok_and(|value| walk(&value))
 }
 
 /// Decodes `bytes` both ways; each result is a frame that round-trips or a clear refusal,
@@ -161,14 +184,14 @@ fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
         Err(error) => check_refusal(error, ClientMessage::TYPES)?,
     }
     let hand = hand_decode(bytes, ClientFrame::from_json);
-    check_hand_codec(&client, hand, ClientMessage::TYPES)?;
+    check_hand_codec(bytes, &client, hand, ClientMessage::TYPES)?;
     let server = decode_server(bytes);
     match &server {
         Ok(frame) => check_round_trip(frame, decode_server)?,
         Err(error) => check_refusal(error, ServerMessage::TYPES)?,
     }
     let hand = hand_decode(bytes, ServerFrame::from_json);
-    check_hand_codec(&server, hand, ServerMessage::TYPES)?;
+    check_hand_codec(bytes, &server, hand, ServerMessage::TYPES)?;
     Ok(())
 }
 
@@ -219,4 +242,31 @@ fn every_documented_frame_decodes_in_its_direction() {
         })
         .count();
     assert_eq!(decoded, frames.len());
+}
+
+/// The case the mutations found (2^63 in `connected.roll_timeout_ms`): serde takes it, the
+/// hand-written codec refuses it on purpose and says which field and why.
+#[test]
+fn an_unsigned_field_above_i64_max_is_refused_by_the_hand_written_codec_and_named() {
+    let bytes = br#"{"type":"connected","data":{"client_id":"gb-u1-k3x9","server_version":"0.1.0","protocol":1,"heartbeat_ms":15000,"roll_timeout_ms":9223372036854775808,"instance":"5f0c2a9e"}}"#;
+    assert!(holds_an_integer_above_i64_max(bytes));
+    assert!(
+        decode_server(bytes).is_ok(),
+        "serde takes it up to u64::MAX"
+    );
+    let refused = hand_decode(bytes, ServerFrame::from_json).expect_err("refused");
+    assert_eq!(
+        refused,
+        FrameError::InvalidData {
+            type_name: "connected",
+            reason: "field `roll_timeout_ms` must be a non-negative integer, found a number".into(),
+        },
+        "the refusal names the field"
+    );
+    let just_below = br#"{"type":"connected","data":{"client_id":"gb-u1-k3x9","server_version":"0.1.0","protocol":1,"heartbeat_ms":15000,"roll_timeout_ms":9223372036854775807,"instance":"5f0c2a9e"}}"#;
+    assert!(!holds_an_integer_above_i64_max(just_below));
+    assert_eq!(
+        hand_decode(just_below, ServerFrame::from_json).expect("i64::MAX is read"),
+        decode_server(just_below).expect("serde reads it too")
+    );
 }

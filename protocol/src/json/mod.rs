@@ -17,7 +17,12 @@
 //!   fields in order (the browser's decoder refused such frames already);
 //! - a string enum is read from its string only: serde also took `{"variant": null}`;
 //! - a key given twice keeps its last value (as `JSON.parse` does): serde_json refused a
-//!   repeated field of a struct.
+//!   repeated field of a struct;
+//! - an unsigned field holds at most `i64::MAX` (2^63 − 1): a larger whole number is a
+//!   [`JsonValue::Float`](crate::JsonValue) (JavaScript's numbers cannot carry it exactly
+//!   either, past 2^53), and is refused as not an integer, where serde took it up to
+//!   `u64::MAX`. No field of the protocol comes near: the server bounds every time it
+//!   sends.
 //!
 //! Floats are written by a function the caller passes ([`JsonWriter::new`]): in the
 //! browser, JavaScript's own number formatting, so that Rust's float formatting (about
