@@ -168,7 +168,7 @@ pub struct Config {
     #[command(flatten)]
     pub usage: crate::usage::UsageConfig,
 
-    /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `gold_box_server=debug`.
+    /// Log filter: a default level and `target=level` pairs, comma-separated (tracing-subscriber's `Targets` syntax), e.g. `info` or `info,gold_box_server=debug`.
     #[arg(long, env = "GOLD_BOX_LOG", default_value = "info")]
     pub log: String,
 }

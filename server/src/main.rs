@@ -6,7 +6,8 @@ use gold_box_server::secrets::TokenSource;
 use gold_box_server::{Config, spawn};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::prelude::*;
 
 /// jemalloc (the default feature), with its options compiled in from
 /// `JEMALLOC_SYS_WITH_MALLOC_CONF` in .cargo/config.toml: its background thread hands freed
@@ -36,19 +37,25 @@ const ALLOCATOR_NAME: &str = if cfg!(feature = "jemalloc") {
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
-    let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|e| {
+    // `Targets` rather than `EnvFilter`: the same `level` and `target=level` directives,
+    // without span and field filters, which were never documented here and which brought
+    // the regex engines into the build (about 20 s of a newcomer's first build).
+    let filter: Targets = config.log.parse().unwrap_or_else(|e| {
         eprintln!(
             "gold-box-server: bad --log filter `{}`: {e}; using `info`",
             config.log
         );
-        EnvFilter::new("info")
+        Targets::new().with_default(tracing::Level::INFO)
     });
     // Logs go to stderr, so stdout carries only what the operator needs (URL, token).
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_target(false)
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal()),
+        )
+        .with(filter)
         .init();
     tracing::debug!("allocator: {ALLOCATOR_NAME}");
 
