@@ -235,6 +235,17 @@ async fn a_reload_mid_turn_shows_the_running_turn(
     env.assert_no_page_errors().await
 }
 
+/// How many `ack` frames the page has sent through the proxy.
+fn acks_sent(proxy: &TcpProxy) -> TestResult<usize> {
+    Ok(proxy
+        .page_frames()?
+        .iter()
+        .filter(|frame| {
+            serde_json::from_str::<serde_json::Value>(frame).is_ok_and(|f| f["type"] == "ack")
+        })
+        .count())
+}
+
 async fn an_unreachable_server_ends_the_turn_at_its_bound(
     env: &E2e,
     version: FoundryVersion,
@@ -242,11 +253,23 @@ async fn an_unreachable_server_ends_the_turn_at_its_bound(
     env.open_foundry(version, TEST_TOKEN).await?;
     env.wait_until_ready(page::CONNECT_TIMEOUT).await?;
     env.post_chat_as("Aria", "We listen at the door.").await?;
+    let proxy = env.proxy.as_ref().ok_or("no proxy")?;
+    let acks_before = acks_sent(proxy)?;
     env.click_take_ai_turn().await?;
     env.browser
         .wait_until(&page::button_state_is("thinking"), UI_TIMEOUT)
         .await?;
-    let proxy = env.proxy.as_ref().ok_or("no proxy")?;
+    // The cut comes once the page has processed `ai_turn_started` (the turn's first
+    // session frame, acknowledged at once): a cut before it leaves the page waiting for
+    // the server's answer to its `chat_request`, which ends under the other bound (no
+    // answer within 30 s), not the turn's bound this test is about.
+    let deadline = tokio::time::Instant::now() + UI_TIMEOUT;
+    while acks_sent(proxy)? == acks_before {
+        if tokio::time::Instant::now() > deadline {
+            return Err("the page never acknowledged the start of its turn".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     proxy.cut();
     // The server may run a turn 3 s (--ai-max-turn-ms); the module allows 15 s more for
     // the end to reach it, then gives up with a notice.
