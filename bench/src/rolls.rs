@@ -99,7 +99,7 @@ impl Caller for RollCaller {
             .await?;
         if answer.status == 404 {
             return Err("the server has no POST /api/test/rolls: build it with \
-                        `cargo build --release -p gold-box-server --features load-testing`"
+                        `cargo build --release -p gold-box-server-bin --features load-testing`"
                 .into());
         }
         if answer.status != 200 {

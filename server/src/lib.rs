@@ -3,7 +3,8 @@
 //! It speaks the protocol of `docs/PROTOCOL.md` to the Foundry module over `/ws` and a
 //! few HTTP endpoints, runs the AI's turns, and hands out the packaged module so a GM
 //! can install it by manifest URL. [`spawn`] starts it on a real port (port 0 in tests);
-//! `main.rs` adds the command line, logging and signal handling.
+//! The `gold-box-server` binary (`server/bin/`, a package of its own) adds the command
+//! line, logging, signal handling and the memory allocator.
 
 pub mod ai;
 pub mod ai_lock;

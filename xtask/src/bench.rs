@@ -63,7 +63,7 @@ pub fn bench(extra: &[String]) -> Result<(), String> {
         step(&format!(
             "building the server for release with the load-testing endpoint ({allocator})"
         ));
-        let mut args = vec!["build", "--release", "-p", "gold-box-server"];
+        let mut args = vec!["build", "--release", "-p", "gold-box-server-bin"];
         args.extend(features);
         args.extend(["--target-dir", BUILD_DIR]);
         run_cargo(&args)?;

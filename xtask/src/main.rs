@@ -10,7 +10,7 @@
 //! - `cargo xtask setup`: only install what is missing.
 //!
 //! `run` builds side by side what does not depend on each other (the server, the wasm
-//! core, the installs of wasm-bindgen-cli and wasm-opt), each with its output in
+//! core, xtask-bindgen, the install of wasm-opt), each with its output in
 //! `target/xtask/`; with `XTASK_SERIAL=1` it builds them one after another.
 
 mod bench;
@@ -34,8 +34,8 @@ commands:
   package   build the module into dist/gold-box/ and dist/gold-box.zip
   bench     release builds, then the benchmarks: prints the figures and writes
             docs/BENCHMARKS.md (`cargo xtask bench --quick` for a short trial)
-  setup     install what is missing (wasm32 target, wasm-bindgen-cli, wasm-opt,
-            wasm-pack, chromium)
+  setup     install what is missing (wasm32 target, wasm-opt, wasm-bindgen-cli,
+            wasm-pack, chromium) and build xtask-bindgen
 ";
 
 fn main() -> ExitCode {
@@ -72,15 +72,15 @@ fn main() -> ExitCode {
 /// Builds everything and runs the server in the foreground until Ctrl-C.
 fn run(server_args: &[String]) -> Result<(), String> {
     tools::ensure_wasm_target(&Out::Terminal)?;
-    let wasm_bindgen = OnceLock::new();
+    let bindgen = OnceLock::new();
     let wasm_opt = OnceLock::new();
     process::run_jobs(vec![
         Job {
-            what: "installing wasm-bindgen-cli",
-            log: "wasm-bindgen-cli",
+            what: "building xtask-bindgen",
+            log: "xtask-bindgen",
             work: Box::new(|out| {
-                let path = tools::ensure_wasm_bindgen(out)?;
-                let _ = wasm_bindgen.set(path);
+                let path = tools::build_bindgen(out)?;
+                let _ = bindgen.set(path);
                 Ok(())
             }),
         },
@@ -94,7 +94,7 @@ fn run(server_args: &[String]) -> Result<(), String> {
                         "build",
                         "--release",
                         "--package",
-                        "gold-box-server",
+                        "gold-box-server-bin",
                     ]),
                     out,
                 )
@@ -115,9 +115,7 @@ fn run(server_args: &[String]) -> Result<(), String> {
         },
     ])?;
     let tools = package::WasmTools {
-        wasm_bindgen: wasm_bindgen
-            .into_inner()
-            .ok_or("wasm-bindgen was not installed")?,
+        bindgen: bindgen.into_inner().ok_or("xtask-bindgen was not built")?,
         wasm_opt: wasm_opt.into_inner().flatten(),
     };
     let dist = package::assemble(&tools)?;
@@ -156,6 +154,7 @@ fn show_kept_token(server_args: &[String]) {
 /// Installs everything the commands need.
 fn setup() -> Result<(), String> {
     package::ensure_tools()?;
+    tools::ensure_wasm_bindgen(&Out::Terminal)?;
     tools::ensure_wasm_pack(&Out::Terminal)?;
     tools::ensure_browser()
 }
@@ -163,6 +162,7 @@ fn setup() -> Result<(), String> {
 /// Every test suite, in the order that fails fastest.
 fn test() -> Result<(), String> {
     let tools = package::ensure_tools()?;
+    let wasm_bindgen = tools::ensure_wasm_bindgen(&Out::Terminal)?;
     let wasm_pack = tools::ensure_wasm_pack(&Out::Terminal)?;
     tools::ensure_browser()?;
     process::step("checking formatting (cargo fmt --check)");
@@ -188,10 +188,12 @@ fn test() -> Result<(), String> {
         "warnings",
     ])?;
     package::package(&tools)?;
+    package::check_bindgen_matches_cli(&tools, &wasm_bindgen)?;
     process::step("host tests and end-to-end tests (cargo test --workspace)");
-    process::run_cargo(&["test", "--workspace"])?;
+    // xtask-bindgen has no tests; `run` and packaging build it in their own profile.
+    process::run_cargo(&["test", "--workspace", "--exclude", "xtask-bindgen"])?;
     process::step("browser tests of the wasm core (wasm-pack test --headless --chrome)");
-    wasm_tests::run(&wasm_pack, &tools.wasm_bindgen)?;
+    wasm_tests::run(&wasm_pack, &wasm_bindgen)?;
     process::step("all test suites passed");
     Ok(())
 }

@@ -35,11 +35,11 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// The tools packaging runs: `wasm-bindgen` at the crate's version, and `wasm-opt` when
-/// it could be installed.
+/// The tools packaging runs: `xtask-bindgen` (wasm-bindgen's JS glue generation at the
+/// crate's version), and `wasm-opt` when it could be installed.
 #[derive(Debug, Clone)]
 pub struct WasmTools {
-    pub wasm_bindgen: PathBuf,
+    pub bindgen: PathBuf,
     pub wasm_opt: Option<PathBuf>,
 }
 
@@ -47,12 +47,9 @@ pub struct WasmTools {
 pub fn ensure_tools() -> Result<WasmTools, String> {
     let out = Out::Terminal;
     tools::ensure_wasm_target(&out)?;
-    let wasm_bindgen = tools::ensure_wasm_bindgen(&out)?;
+    let bindgen = tools::build_bindgen(&out)?;
     let wasm_opt = tools::ensure_wasm_opt(&out);
-    Ok(WasmTools {
-        wasm_bindgen,
-        wasm_opt,
-    })
+    Ok(WasmTools { bindgen, wasm_opt })
 }
 
 /// Builds and assembles the module; returns the `dist` directory.
@@ -81,6 +78,71 @@ pub fn build_wasm(out: &Out) -> Result<(), String> {
     )
 }
 
+/// Holds xtask-bindgen to its promise: for the .wasm [`build_wasm`] wrote, it writes the
+/// same files, byte for byte, as `wasm-bindgen` (the CLI at the same version) with the
+/// flags it stands for. The test command runs this, since it installs the CLI anyway.
+pub fn check_bindgen_matches_cli(tools: &WasmTools, cli: &Path) -> Result<(), String> {
+    step("checking that xtask-bindgen writes what the wasm-bindgen CLI writes");
+    let scratch = workspace_root().join("target/bindgen-check");
+    if scratch.exists() {
+        fs::remove_dir_all(&scratch)
+            .map_err(|e| format!("cannot clear {}: {e}", scratch.display()))?;
+    }
+    let (ours, theirs) = (scratch.join("xtask-bindgen"), scratch.join("cli"));
+    run_cmd(
+        Command::new(&tools.bindgen)
+            .arg(built_wasm())
+            .arg(&ours)
+            .arg(WASM_NAME),
+        &Out::Terminal,
+    )?;
+    run_cmd(
+        Command::new(cli)
+            .args([
+                "--target",
+                "web",
+                "--no-typescript",
+                "--out-name",
+                WASM_NAME,
+                "--remove-name-section",
+                "--remove-producers-section",
+            ])
+            .arg("--out-dir")
+            .arg(&theirs)
+            .arg(built_wasm()),
+        &Out::Terminal,
+    )?;
+    let names = |dir: &Path| -> Result<Vec<String>, String> {
+        let mut names = fs::read_dir(dir)
+            .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+            .map(|entry| entry.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+        names.sort();
+        Ok(names)
+    };
+    let files = names(&theirs)?;
+    if names(&ours)? != files {
+        return Err(format!(
+            "xtask-bindgen wrote {:?}, the wasm-bindgen CLI {files:?}",
+            names(&ours)?
+        ));
+    }
+    for file in &files {
+        let read =
+            |dir: &Path| fs::read(dir.join(file)).map_err(|e| format!("cannot read {file}: {e}"));
+        if read(&ours)? != read(&theirs)? {
+            return Err(format!(
+                "xtask-bindgen's {file} differs from the wasm-bindgen CLI's (compare {} with {})",
+                ours.join(file).display(),
+                theirs.join(file).display()
+            ));
+        }
+    }
+    println!("xtask: the same {} files, byte for byte", files.len());
+    Ok(())
+}
+
 /// The .wasm that [`build_wasm`] wrote.
 fn built_wasm() -> PathBuf {
     workspace_root()
@@ -106,25 +168,18 @@ pub fn assemble(tools: &WasmTools) -> Result<PathBuf, String> {
         .ok_or("module.json has no `version`")?
         .to_owned();
 
-    step("generating the JS bindings (wasm-bindgen --target web)");
+    step("generating the JS bindings (xtask-bindgen: wasm-bindgen --target web)");
     let pkg = root.join("target/wasm-pkg");
     if pkg.exists() {
         fs::remove_dir_all(&pkg).map_err(|e| format!("cannot clear {}: {e}", pkg.display()))?;
     }
+    // What `wasm-bindgen --target web --no-typescript --remove-name-section
+    // --remove-producers-section` writes (xtask/bindgen/src/main.rs).
     run_cmd(
-        Command::new(&tools.wasm_bindgen)
-            .args([
-                "--target",
-                "web",
-                "--no-typescript",
-                "--out-name",
-                WASM_NAME,
-                "--remove-name-section",
-                "--remove-producers-section",
-            ])
-            .arg("--out-dir")
+        Command::new(&tools.bindgen)
+            .arg(built_wasm())
             .arg(&pkg)
-            .arg(built_wasm()),
+            .arg(WASM_NAME),
         &Out::Terminal,
     )?;
     let wasm = pkg.join(format!("{WASM_NAME}_bg.wasm"));

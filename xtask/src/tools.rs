@@ -1,7 +1,9 @@
-//! Installing what a fresh machine lacks: the wasm32 target (rustup), `wasm-bindgen-cli`
-//! at exactly the version of the `wasm-bindgen` crate in Cargo.lock (cargo install),
-//! `wasm-opt` from the npm package `binaryen` (npm), and, for the tests only, `wasm-pack`
-//! (cargo install) and Debian's Chromium with its driver. The tools go into a folder of
+//! Installing what a fresh machine lacks: the wasm32 target (rustup), `wasm-opt` from the
+//! npm package `binaryen` (npm), and, for the tests only, `wasm-bindgen-cli` at exactly the
+//! version of the `wasm-bindgen` crate in Cargo.lock (cargo install; its
+//! `wasm-bindgen-test-runner`), `wasm-pack` (cargo install) and Debian's Chromium with its
+//! driver. Packaging generates the JS glue with the workspace's own `xtask-bindgen`
+//! (wasm-bindgen's library), built here by [`build_bindgen`]. The tools go into a folder of
 //! their own, one subfolder per tool and version (see [`tools_dir`]), so that nothing
 //! global is changed and worktrees share them. Each step says what it does, and a step
 //! that cannot be done says how to do it by hand.
@@ -45,6 +47,32 @@ fn cache_home() -> Option<PathBuf> {
         })
 }
 
+/// The cargo profile of the build tools xtask compiles itself (the workspace Cargo.toml).
+const BUILD_TOOLS_PROFILE: &str = "build-tools";
+
+/// Builds `xtask-bindgen` (wasm-bindgen's JS glue generation, at the `wasm-bindgen`
+/// crate's version through the lock file) and returns its path. A few seconds once built;
+/// on a first run about 45 s of CPU, beside the other builds.
+pub fn build_bindgen(out: &Out) -> Result<PathBuf, String> {
+    out.step(&format!(
+        "building xtask-bindgen, wasm-bindgen's JS glue generation (cargo build --profile {BUILD_TOOLS_PROFILE})"
+    ));
+    run_cmd(
+        Command::new(crate::process::cargo()).args([
+            "build",
+            "--package",
+            "xtask-bindgen",
+            "--profile",
+            BUILD_TOOLS_PROFILE,
+        ]),
+        out,
+    )?;
+    Ok(workspace_root()
+        .join("target")
+        .join(BUILD_TOOLS_PROFILE)
+        .join("xtask-bindgen"))
+}
+
 /// The version of the `wasm-bindgen` crate the workspace is locked to; the CLI that
 /// processes the .wasm must be exactly this one.
 pub fn wasm_bindgen_version() -> Result<String, String> {
@@ -80,8 +108,8 @@ pub fn ensure_wasm_target(out: &Out) -> Result<(), String> {
     .map_err(|e| format!("{e}\n  install it by hand: rustup target add {WASM_TARGET}"))
 }
 
-/// `wasm-bindgen` (with `wasm-bindgen-test-runner` beside it) at the locked version:
-/// ours if installed, else one on PATH or in wasm-pack's cache of that very version, else
+/// `wasm-bindgen` (with `wasm-bindgen-test-runner` beside it) at the locked version, for
+/// the browser tests (`wasm-pack test` takes both from here): ours if installed, else one on PATH or in wasm-pack's cache of that very version, else
 /// installed now.
 pub fn ensure_wasm_bindgen(out: &Out) -> Result<PathBuf, String> {
     let version = wasm_bindgen_version()?;

@@ -81,7 +81,7 @@ fn start_server(page_origin: &str) -> Result<TestServer, String> {
 /// crate's version found there, and its `wasm-bindgen-test-runner` beside it, instead of
 /// installing its own.
 pub fn run(wasm_pack: &Path, wasm_bindgen: &Path) -> Result<(), String> {
-    run_cargo(&["build", "--package", "gold-box-server"])?;
+    run_cargo(&["build", "--package", "gold-box-server-bin"])?;
     let runner_port = free_port()?;
     let page_origin = format!("http://127.0.0.1:{runner_port}");
     let server = start_server(&page_origin)?;

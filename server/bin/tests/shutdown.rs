@@ -1,5 +1,6 @@
 //! A `systemctl stop` of the real binary: SIGTERM while a turn waits on a roll.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::io::{BufRead, BufReader};

@@ -106,7 +106,7 @@ fn a_token_is_generated_on_first_start_kept_and_printed_only_when_generated() {
 /// its environment variable and its default.
 #[test]
 fn every_option_is_in_the_readme_configuration_table() {
-    let readme = include_str!("../../README.md");
+    let readme = include_str!("../../../README.md");
     let output = Command::new(BINARY)
         .arg("--help")
         .output()
