@@ -2,8 +2,7 @@
 //! connecting.
 
 use gold_box_protocol::json::{Fields, FromJson, JsonError};
-use gold_box_protocol::{JsonValue, UserInfo, WorldInfo};
-use std::collections::BTreeMap;
+use gold_box_protocol::{JsonMap, JsonValue, UserInfo, WorldInfo};
 
 /// The core's start-up configuration, as the JS module sends it.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,7 +13,7 @@ pub struct CoreConfig {
     pub world: WorldInfo,
     pub user: UserInfo,
     /// The world's Gold Box settings (role, context size, …), synced on connect.
-    pub settings: BTreeMap<String, JsonValue>,
+    pub settings: JsonMap,
 }
 
 impl FromJson for CoreConfig {

@@ -21,6 +21,7 @@ mod error;
 mod frame;
 mod http;
 pub mod json;
+mod map;
 mod messages;
 mod metrics;
 mod value;
@@ -31,6 +32,7 @@ pub use http::{
     HealthResponse, HttpError, HttpErrorBody, RollResultStatusBody, RollResultSubmission,
     TestRollRequest, TestRollResponse,
 };
+pub use map::JsonMap;
 pub use messages::*;
 pub use metrics::*;
 pub use value::JsonValue;

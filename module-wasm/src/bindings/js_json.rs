@@ -7,8 +7,7 @@
 //! part that differs in the browser. It replaced serde-wasm-bindgen, whose per-type
 //! code and float formatting made up about a quarter of the .wasm (docs/BENCHMARKS.md).
 
-use gold_box_protocol::JsonValue;
-use std::collections::BTreeMap;
+use gold_box_protocol::{JsonMap, JsonValue};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Parses JSON text with the browser's `JSON.parse`.
@@ -50,7 +49,7 @@ pub fn from_js(value: &JsValue) -> Result<JsonValue, String> {
     }
     if value.is_object() {
         let object: &js_sys::Object = value.unchecked_ref();
-        let mut map = BTreeMap::new();
+        let mut map = JsonMap::new();
         for key in js_sys::Object::keys(object).iter() {
             let item = js_sys::Reflect::get(value, &key)
                 .map_err(|_| "an object property could not be read".to_owned())?;

@@ -133,7 +133,7 @@ impl Machine {
         } else {
             config.token = text;
         }
-        config.settings = BTreeMap::new();
+        config.settings = JsonMap::new();
         let pending_settings = std::mem::take(&mut self.settings);
         match self.start(config, Restored::default(), now_ms) {
             Ok(restart) => commands.extend(restart),

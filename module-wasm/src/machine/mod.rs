@@ -34,12 +34,11 @@ use crate::settings::{AckEffect, CONNECTION_KEYS, DEBOUNCE_MS, SettingsTracker};
 use crate::settled::{Settled, SettledRoll};
 use gold_box_protocol::{
     Ack, AiTurnComplete, ChatEntry, ChatRequest, ChatResponse, ClientFrame, ClientMessage, Connect,
-    Connected, Empty, ErrorCode, ErrorData, ExecuteRoll, JsonValue, PROTOCOL_VERSION, ResumeFrom,
-    Resumed, RollAck, RollOutcome, RollRequest, RollResult, RollResultSubmission, ServerFrame,
-    ServerMessage,
+    Connected, Empty, ErrorCode, ErrorData, ExecuteRoll, JsonMap, JsonValue, PROTOCOL_VERSION,
+    ResumeFrom, Resumed, RollAck, RollOutcome, RollRequest, RollResult, RollResultSubmission,
+    ServerFrame, ServerMessage,
 };
 pub use session::{MISSED_OUTPUT, ResumePoint};
-use std::collections::BTreeMap;
 pub use stop::{DEFAULT_MAX_TURN_MS, TURN_BOUND_MARGIN_MS};
 pub use turns::{NOT_RECEIVED, STOPPED, TURN_ANSWER_MS};
 

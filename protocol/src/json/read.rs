@@ -5,8 +5,7 @@
 //! names the whole path (`rolls[0].formula`). No message formats a float: a wrong value is
 //! described by its kind, which keeps float formatting out of the .wasm.
 
-use crate::JsonValue;
-use std::collections::BTreeMap;
+use crate::{JsonMap, JsonValue};
 use std::fmt;
 
 /// A type read from a parsed JSON value (the hand-written codec; see [`crate::json`]).
@@ -108,7 +107,7 @@ fn kind(value: &JsonValue) -> &'static str {
 /// as the serde derives ignore unknown fields.
 #[derive(Debug, Clone, Copy)]
 pub struct Fields<'a> {
-    map: &'a BTreeMap<String, JsonValue>,
+    map: &'a JsonMap,
 }
 
 impl<'a> Fields<'a> {
@@ -252,7 +251,7 @@ impl<T: FromJson> FromJson for Vec<T> {
     }
 }
 
-impl FromJson for BTreeMap<String, JsonValue> {
+impl FromJson for JsonMap {
     fn from_json(value: &JsonValue) -> Result<Self, JsonError> {
         match value {
             JsonValue::Object(map) => Ok(map.clone()),

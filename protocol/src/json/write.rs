@@ -4,8 +4,7 @@
 //! the short escapes, other control characters as `\u00xx`), so the text is the same
 //! byte for byte. Integers are written by Rust; floats by the function the caller passes.
 
-use crate::JsonValue;
-use std::collections::BTreeMap;
+use crate::{JsonMap, JsonValue};
 
 /// A type written as JSON text (the hand-written codec; see [`crate::json`]).
 pub trait ToJson {
@@ -221,7 +220,7 @@ impl<T: ToJson> ToJson for Vec<T> {
     }
 }
 
-impl ToJson for BTreeMap<String, JsonValue> {
+impl ToJson for JsonMap {
     /// The keys in their sorted order, as serde writes a `BTreeMap`.
     fn write_json(&self, out: &mut JsonWriter) {
         let mut object = out.object();
