@@ -2,6 +2,7 @@
 //! connecting.
 
 use gold_box_protocol::json::{Fields, FromJson, JsonError};
+use gold_box_protocol::text::concat;
 use gold_box_protocol::{JsonMap, JsonValue, UserInfo, WorldInfo};
 
 /// The core's start-up configuration, as the JS module sends it.
@@ -34,13 +35,20 @@ impl FromJson for CoreConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadServerUrl(pub String);
 
+impl BadServerUrl {
+    /// The `Display` text, built without `core::fmt` (see `gold_box_protocol::text`).
+    pub fn message(&self) -> String {
+        concat(&[
+            "server URL `",
+            &self.0,
+            "` must start with http:// or https:// (for example http://127.0.0.1:8787)",
+        ])
+    }
+}
+
 impl std::fmt::Display for BadServerUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "server URL `{}` must start with http:// or https:// (for example http://127.0.0.1:8787)",
-            self.0
-        )
+        f.write_str(&self.message())
     }
 }
 
@@ -63,11 +71,11 @@ pub fn websocket_url(server_url: &str) -> Result<String, BadServerUrl> {
     // `strip_prefix`, not slicing: a slice links core's panic message for a cut inside
     // a character (about 3 KB of .wasm).
     let ws = match (base.strip_prefix("https://"), base.strip_prefix("http://")) {
-        (Some(rest), _) => format!("wss://{rest}"),
-        (None, Some(rest)) => format!("ws://{rest}"),
+        (Some(rest), _) => ("wss://", rest),
+        (None, Some(rest)) => ("ws://", rest),
         (None, None) => return Err(BadServerUrl(server_url.to_owned())),
     };
-    Ok(format!("{ws}/ws"))
+    Ok(concat(&[ws.0, ws.1, "/ws"]))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! turn runs, or before publishing its draft, changes the next turn, never this one: so
 //! words the AI wrote from what only the GMs may see never reach the players.
 
+use gold_box_protocol::text::push_u64;
 use gold_box_protocol::{ChatEntry, JsonValue};
 
 /// The setting that names who sees the AI's output (`"public"` or `"gm"`).
@@ -143,9 +144,10 @@ pub fn select(entries: Vec<ContextEntry>, count: usize, allow_private: bool) -> 
 
 /// The debug log line that counts what [`select`] left out.
 pub fn left_out_note(left_out: usize) -> String {
-    format!(
-        "Gold Box | AI context: left out {left_out} private message(s) (whispers or blind rolls) that not every player can see"
-    )
+    let mut note = String::from("Gold Box | AI context: left out ");
+    push_u64(&mut note, left_out as u64);
+    note.push_str(" private message(s) (whispers or blind rolls) that not every player can see");
+    note
 }
 
 /// How many of the latest chat messages the JS module hands over for a turn that carries

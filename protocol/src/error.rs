@@ -1,5 +1,6 @@
 //! Error codes of the protocol and the typed error a bad frame decodes to.
 
+use crate::text::{concat, push_u64};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -101,28 +102,38 @@ impl FrameError {
     }
 }
 
-impl fmt::Display for FrameError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl FrameError {
+    /// What was wrong, in words (the `Display` text), built without `core::fmt` (see
+    /// [`crate::text`]).
+    pub fn message(&self) -> String {
         match self {
-            FrameError::Malformed { reason } => write!(f, "malformed frame: {reason}"),
+            FrameError::Malformed { reason } => concat(&["malformed frame: ", reason]),
             FrameError::UnknownType { type_name } => {
-                write!(f, "unknown message type `{type_name}`")
+                concat(&["unknown message type `", type_name, "`"])
             }
             FrameError::InvalidData { type_name, reason } => {
-                write!(f, "invalid `{type_name}` data: {reason}")
+                concat(&["invalid `", type_name, "` data: ", reason])
             }
             FrameError::MissingRequestId { type_name } => {
-                write!(f, "`{type_name}` needs a `request_id`")
+                concat(&["`", type_name, "` needs a `request_id`"])
             }
             FrameError::OutOfRange {
                 type_name,
                 field,
                 value,
-            } => write!(
-                f,
-                "`{type_name}` field `{field}` is {value}, above the largest safe integer 2^53-1"
-            ),
+            } => {
+                let mut text = concat(&["`", type_name, "` field `", field, "` is "]);
+                push_u64(&mut text, *value);
+                text.push_str(", above the largest safe integer 2^53-1");
+                text
+            }
         }
+    }
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
     }
 }
 

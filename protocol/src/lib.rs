@@ -24,6 +24,7 @@ pub mod json;
 mod map;
 mod messages;
 mod metrics;
+pub mod text;
 mod value;
 
 pub use error::{ErrorCode, FrameError};

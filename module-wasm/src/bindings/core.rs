@@ -26,6 +26,7 @@ use crate::id_map::IdMap;
 use crate::machine::{Machine, Restored};
 use crate::privacy::ContextEntry;
 use gold_box_protocol::json::FromJson;
+use gold_box_protocol::text::concat;
 use gold_box_protocol::{ChatEntry, RollOutcome};
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -109,8 +110,8 @@ impl GoldBoxCore {
     /// reload are delivered.
     pub fn start(&self, config: JsValue) -> Result<(), JsError> {
         let config = js_json::from_js(&config)
-            .and_then(|config| CoreConfig::from_json(&config).map_err(|e| e.to_string()))
-            .map_err(|e| JsError::new(&format!("Gold Box: invalid configuration: {e}")))?;
+            .and_then(|config| CoreConfig::from_json(&config).map_err(|e| e.message()))
+            .map_err(|e| JsError::new(&concat(&["Gold Box: invalid configuration: ", &e])))?;
         // Everything that reads the browser is read before the runtime is borrowed.
         let client_id = storage::client_id(&config.user.id);
         let seed = random_seed();
@@ -127,7 +128,7 @@ impl GoldBoxCore {
             }
             runtime.machine.start(config, stored, now)
         };
-        let commands = started.map_err(|e| JsError::new(&e.to_string()))?;
+        let commands = started.map_err(|e| JsError::new(&e.message()))?;
         run(&self.shared, commands);
         Ok(())
     }
@@ -155,9 +156,12 @@ impl GoldBoxCore {
     #[wasm_bindgen(js_name = settingChanged)]
     pub fn setting_changed(&self, key: String, value: JsValue) -> Result<(), JsError> {
         let value = js_json::from_js(&value).map_err(|e| {
-            JsError::new(&format!(
-                "Gold Box: setting `{key}` has a value that is not JSON: {e}"
-            ))
+            JsError::new(&concat(&[
+                "Gold Box: setting `",
+                &key,
+                "` has a value that is not JSON: ",
+                &e,
+            ]))
         })?;
         feed(&self.shared, Input::SettingChanged { key, value });
         Ok(())
@@ -273,8 +277,8 @@ fn context_entries(entries: JsValue) -> Result<Vec<ContextEntry>, JsError> {
                 .and_then(|v| v.as_string())
                 .is_some_and(|v| v == "public");
             let entry = js_json::from_js(&item)
-                .and_then(|entry| ChatEntry::from_json(&entry).map_err(|e| e.to_string()))
-                .map_err(|e| JsError::new(&format!("Gold Box: invalid chat context: {e}")))?;
+                .and_then(|entry| ChatEntry::from_json(&entry).map_err(|e| e.message()))
+                .map_err(|e| JsError::new(&concat(&["Gold Box: invalid chat context: ", &e])))?;
             Ok(ContextEntry { entry, seen_by_all })
         })
         .collect()

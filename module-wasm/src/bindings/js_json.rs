@@ -7,6 +7,7 @@
 //! part that differs in the browser. It replaced serde-wasm-bindgen, whose per-type
 //! code and float formatting made up about a quarter of the .wasm (docs/BENCHMARKS.md).
 
+use gold_box_protocol::text::concat;
 use gold_box_protocol::{JsonMap, JsonValue};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -57,7 +58,7 @@ pub fn from_js(value: &JsValue) -> Result<JsonValue, String> {
                 continue;
             }
             let key = key.as_string().unwrap_or_default();
-            let item = from_js(&item).map_err(|e| format!("`{key}`: {e}"))?;
+            let item = from_js(&item).map_err(|e| concat(&["`", &key, "`: ", &e]))?;
             map.insert(key, item);
         }
         return Ok(JsonValue::Object(map));

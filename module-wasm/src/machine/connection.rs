@@ -141,7 +141,7 @@ impl Machine {
                 commands.extend(self.stop());
                 commands.push(Command::Emit(CoreEvent::State {
                     state: ConnectionState::Idle,
-                    detail: Some(error.to_string()),
+                    detail: Some(error.message()),
                 }));
             }
         }

@@ -42,10 +42,7 @@ impl Machine {
             return Err("no turn named to regenerate".into());
         }
         let mut commands = Vec::new();
-        let request_id = format!(
-            "turn-{}-{}-{}",
-            self.client_id, self.load_tag, self.next_turn
-        );
+        let request_id = self.turn_request_id();
         self.next_turn += 1;
         // The new narration is written from the same conversation: it is seen by whom the
         // original turn's output was, whatever the setting says now.

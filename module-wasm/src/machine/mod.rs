@@ -32,6 +32,7 @@ use crate::privacy::{
 };
 use crate::settings::{AckEffect, CONNECTION_KEYS, DEBOUNCE_MS, SettingsTracker};
 use crate::settled::{Settled, SettledRoll};
+use gold_box_protocol::text::{concat, push_u64};
 use gold_box_protocol::{
     Ack, AiTurnComplete, ChatEntry, ChatRequest, ChatResponse, ClientFrame, ClientMessage, Connect,
     Connected, Empty, ErrorCode, ErrorData, ExecuteRoll, JsonMap, JsonValue, PROTOCOL_VERSION,
@@ -226,7 +227,7 @@ impl Machine {
         self.attempt = 0;
         if self.load_tag.is_empty() {
             let random = (self.jitter.next_unit() * 46_656.0) as u64; // 36^3
-            self.load_tag = format!("{}{}", base36(now_ms), base36(random));
+            self.load_tag = concat(&[&base36(now_ms), &base36(random)]);
         }
         if let Some(point) = stored.resume {
             self.resume = point;
@@ -380,7 +381,7 @@ impl Machine {
     pub(super) fn on_unreadable_frame(&mut self, reason: String, commands: &mut Vec<Command>) {
         commands.push(Command::Emit(CoreEvent::Error {
             code: ErrorCode::InvalidMessage,
-            message: format!("the server sent a frame this module cannot read: {reason}"),
+            message: concat(&["the server sent a frame this module cannot read: ", &reason]),
             request_id: None,
         }));
     }
@@ -398,7 +399,8 @@ impl Machine {
                 }
             }
             TimerKind::Heartbeat if self.state == ConnectionState::Connected => {
-                let request_id = format!("ping-{}", self.next_ping);
+                let mut request_id = String::from("ping-");
+                push_u64(&mut request_id, self.next_ping);
                 self.next_ping += 1;
                 self.send(
                     ClientFrame::new(ClientMessage::Ping(Empty {})).with_request_id(request_id),

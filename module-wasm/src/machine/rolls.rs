@@ -178,7 +178,7 @@ impl Machine {
                 };
                 commands.push(Command::PostRollResult {
                     request_id: request_id.to_owned(),
-                    url: format!("{base}/api/roll-result"),
+                    url: concat(&[&base, "/api/roll-result"]),
                     token: config.token.clone(),
                     body: submission,
                 });
@@ -225,10 +225,12 @@ impl Machine {
         if let Some(error) = ack.error {
             commands.push(Command::Emit(CoreEvent::Error {
                 code: ErrorCode::InvalidMessage,
-                message: format!(
-                    "the server refused a roll result ({}): {error}",
-                    ack.status.as_str()
-                ),
+                message: concat(&[
+                    "the server refused a roll result (",
+                    ack.status.as_str(),
+                    "): ",
+                    &error,
+                ]),
                 request_id: Some(request_id.to_owned()),
             }));
         }

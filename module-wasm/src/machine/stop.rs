@@ -31,10 +31,12 @@ pub const TURN_BOUND_MARGIN_MS: u64 = 15_000;
 
 /// How a turn is reported whose bound passed without word from the server.
 pub fn bound_passed(bound_ms: u64) -> String {
-    format!(
-        "no word from the server about this turn within {} s, longer than the server may run a turn: it is over; take the turn again when the server is back",
-        bound_ms / 1_000
-    )
+    let mut text = String::from("no word from the server about this turn within ");
+    push_u64(&mut text, bound_ms / 1_000);
+    text.push_str(
+        " s, longer than the server may run a turn: it is over; take the turn again when the server is back",
+    );
+    text
 }
 
 impl Machine {

@@ -5,6 +5,7 @@
 //! names the whole path (`rolls[0].formula`). No message formats a float: a wrong value is
 //! described by its kind, which keeps float formatting out of the .wasm.
 
+use crate::text::{concat, push_i64, push_u64};
 use crate::{JsonMap, JsonValue};
 use std::fmt;
 
@@ -35,7 +36,7 @@ impl JsonError {
     /// A value that is not what was expected: `expected` names what would do
     /// ("a string"), and the message says what the value is.
     pub fn expected(expected: &str, found: &JsonValue) -> Self {
-        JsonError::new(format!("must be {expected}, found {}", kind(found)))
+        JsonError::new(concat(&["must be ", expected, ", found ", kind(found)]))
     }
 
     /// Any other problem with the value, in words ("must be one of …").
@@ -68,24 +69,31 @@ impl JsonError {
     /// The same error, inside the item `index` of an array.
     pub fn in_item(mut self, index: usize) -> Self {
         let path = &mut self.0.path;
-        let prefix = if path.is_empty() || path.starts_with('[') {
-            format!("[{index}]")
-        } else {
-            format!("[{index}].")
-        };
+        let mut prefix = String::from("[");
+        push_u64(&mut prefix, index as u64);
+        prefix.push(']');
+        if !path.is_empty() && !path.starts_with('[') {
+            prefix.push('.');
+        }
         path.insert_str(0, &prefix);
         self
+    }
+
+    /// What is wrong, and where, in words (the `Display` text), built without
+    /// `core::fmt` (see [`crate::text`]).
+    pub fn message(&self) -> String {
+        let Located { path, problem } = &*self.0;
+        match (problem, path.is_empty()) {
+            (None, _) => concat(&["missing field `", path, "`"]),
+            (Some(problem), true) => concat(&["the value ", problem]),
+            (Some(problem), false) => concat(&["field `", path, "` ", problem]),
+        }
     }
 }
 
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Located { path, problem } = &*self.0;
-        match (problem, path.is_empty()) {
-            (None, _) => write!(f, "missing field `{path}`"),
-            (Some(problem), true) => write!(f, "the value {problem}"),
-            (Some(problem), false) => write!(f, "field `{path}` {problem}"),
-        }
+        f.write_str(&self.message())
     }
 }
 
@@ -196,7 +204,7 @@ impl FromJson for u64 {
     fn from_json(value: &JsonValue) -> Result<Self, JsonError> {
         const EXPECTED: &str = "a non-negative integer";
         let i = integer(value, EXPECTED)?;
-        u64::try_from(i).map_err(|_| JsonError::new(format!("must be {EXPECTED}, found {i}")))
+        u64::try_from(i).map_err(|_| out_of_range(EXPECTED, i))
     }
 }
 
@@ -204,8 +212,15 @@ impl FromJson for u32 {
     fn from_json(value: &JsonValue) -> Result<Self, JsonError> {
         const EXPECTED: &str = "an integer from 0 to 4294967295";
         let i = integer(value, EXPECTED)?;
-        u32::try_from(i).map_err(|_| JsonError::new(format!("must be {EXPECTED}, found {i}")))
+        u32::try_from(i).map_err(|_| out_of_range(EXPECTED, i))
     }
+}
+
+/// An integer outside the range of the field's type.
+fn out_of_range(expected: &str, found: i64) -> JsonError {
+    let mut problem = concat(&["must be ", expected, ", found "]);
+    push_i64(&mut problem, found);
+    JsonError::new(problem)
 }
 
 impl FromJson for i64 {

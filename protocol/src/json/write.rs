@@ -2,7 +2,7 @@
 //!
 //! Strings are escaped as serde_json and `JSON.stringify` both escape them (`"`, `\`,
 //! the short escapes, other control characters as `\u00xx`), so the text is the same
-//! byte for byte. Integers are written by Rust; floats by the function the caller passes.
+//! byte for byte. Integers are written by [`crate::text`]; floats by the function the caller passes.
 
 use crate::{JsonMap, JsonValue};
 
@@ -64,13 +64,11 @@ impl JsonWriter {
     }
 
     pub fn integer(&mut self, i: i64) {
-        use std::fmt::Write;
-        let _ = write!(self.text, "{i}");
+        crate::text::push_i64(&mut self.text, i);
     }
 
     pub fn unsigned(&mut self, u: u64) {
-        use std::fmt::Write;
-        let _ = write!(self.text, "{u}");
+        crate::text::push_u64(&mut self.text, u);
     }
 
     pub fn float(&mut self, f: f64) {
