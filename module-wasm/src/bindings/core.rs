@@ -269,19 +269,21 @@ fn context_entries(entries: JsValue) -> Result<Vec<ContextEntry>, JsError> {
         return Err(JsError::new("Gold Box: invalid chat context: not an array"));
     }
     let marker = JsValue::from_str("visibility");
-    js_sys::Array::from(&entries)
-        .iter()
-        .map(|item| {
-            let seen_by_all = js_sys::Reflect::get(&item, &marker)
-                .ok()
-                .and_then(|v| v.as_string())
-                .is_some_and(|v| v == "public");
-            let entry = js_json::from_js(&item)
-                .and_then(|entry| ChatEntry::from_json(&entry).map_err(|e| e.message()))
-                .map_err(|e| JsError::new(&concat(&["Gold Box: invalid chat context: ", &e])))?;
-            Ok(ContextEntry { entry, seen_by_all })
-        })
-        .collect()
+    let items = js_sys::Array::from(&entries);
+    // A plain loop: `collect` into a `Result` is several generic adapters (about 1 KB of
+    // .wasm for this one).
+    let mut read = Vec::with_capacity(items.length() as usize);
+    for item in items.iter() {
+        let seen_by_all = js_sys::Reflect::get(&item, &marker)
+            .ok()
+            .and_then(|v| v.as_string())
+            .is_some_and(|v| v == "public");
+        let entry = js_json::from_js(&item)
+            .and_then(|entry| ChatEntry::from_json(&entry).map_err(|e| e.message()))
+            .map_err(|e| JsError::new(&concat(&["Gold Box: invalid chat context: ", &e])))?;
+        read.push(ContextEntry { entry, seen_by_all });
+    }
+    Ok(read)
 }
 
 fn feed(shared: &Shared, input: Input) {

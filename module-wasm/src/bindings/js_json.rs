@@ -42,11 +42,12 @@ pub fn from_js(value: &JsValue) -> Result<JsonValue, String> {
     }
     if js_sys::Array::is_array(value) {
         let array: &js_sys::Array = value.unchecked_ref();
-        return array
-            .iter()
-            .map(|item| from_js(&item))
-            .collect::<Result<_, _>>()
-            .map(JsonValue::Array);
+        // A plain loop, not `collect` into a `Result` (generic adapters of its own).
+        let mut items = Vec::with_capacity(array.length() as usize);
+        for item in array.iter() {
+            items.push(from_js(&item)?);
+        }
+        return Ok(JsonValue::Array(items));
     }
     if value.is_object() {
         let object: &js_sys::Object = value.unchecked_ref();

@@ -37,10 +37,10 @@ pub fn client_id(user_id: &str) -> String {
     if let Some(stored) = stored {
         return stored;
     }
-    let random: String = (0..12)
-        .map(|_| char::from_digit((js_sys::Math::random() * 36.0) as u32 % 36, 36).unwrap_or('0'))
-        .collect();
-    let id = concat(&[&prefix, &random]);
+    let mut id = prefix;
+    for _ in 0..12 {
+        id.push(char::from_digit((js_sys::Math::random() * 36.0) as u32 % 36, 36).unwrap_or('0'));
+    }
     if let Some(storage) = storage {
         let _ = storage.set_item(CLIENT_ID_KEY, &id);
     }
@@ -62,10 +62,15 @@ fn load_all<T: FromJson>(prefix: &str) -> Vec<T> {
         return Vec::new();
     };
     let length = storage.length().unwrap_or(0);
-    let keys: Vec<String> = (0..length)
-        .filter_map(|i| storage.key(i).ok().flatten())
-        .filter(|key| key.starts_with(prefix))
-        .collect();
+    // Plain loops here: iterator adapters are compiled once per use.
+    let mut keys: Vec<String> = Vec::new();
+    for i in 0..length {
+        if let Some(key) = storage.key(i).ok().flatten()
+            && key.starts_with(prefix)
+        {
+            keys.push(key);
+        }
+    }
     let mut entries = Vec::new();
     for key in keys {
         let parsed = storage
