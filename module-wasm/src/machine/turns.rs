@@ -194,12 +194,12 @@ impl Machine {
     /// Rejects the turns whose `chat_request` went out on an earlier connection.
     pub(super) fn settle_earlier_turns(&mut self, reason: &str, commands: &mut Vec<Command>) {
         let connection = self.connection;
-        let earlier: Vec<String> = self
-            .awaiting_turns
-            .iter()
-            .filter(|(_, sent_on)| **sent_on != connection)
-            .map(|(id, _)| id.clone())
-            .collect();
+        let mut earlier: Vec<String> = Vec::new();
+        for (id, sent_on) in self.awaiting_turns.iter() {
+            if *sent_on != connection {
+                earlier.push(id.clone());
+            }
+        }
         for request_id in earlier {
             self.awaiting_turns.remove(&request_id);
             commands.push(Command::SettleTurn {
