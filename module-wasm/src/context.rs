@@ -62,7 +62,11 @@ fn whole_part(text: &str) -> Option<u64> {
 /// oldest dropped until the total is within [`MAX_CONTEXT_BYTES`].
 pub fn fit(entries: Vec<ChatEntry>, count: usize) -> Vec<ChatEntry> {
     let skip = entries.len().saturating_sub(count);
-    let mut latest: Vec<ChatEntry> = entries.into_iter().skip(skip).map(cut).collect();
+    // Plain loops, here and in `cut`: iterator chains are compiled one by one.
+    let mut latest: Vec<ChatEntry> = Vec::with_capacity(entries.len() - skip);
+    for entry in entries.into_iter().skip(skip) {
+        latest.push(cut(entry));
+    }
     let mut total = 0;
     let mut first = latest.len();
     while first > 0 {
@@ -79,10 +83,12 @@ pub fn fit(entries: Vec<ChatEntry>, count: usize) -> Vec<ChatEntry> {
 }
 
 fn cut(mut entry: ChatEntry) -> ChatEntry {
-    if entry.content.chars().count() > MAX_ENTRY_CHARS {
-        let mut content: String = entry.content.chars().take(MAX_ENTRY_CHARS - 1).collect();
-        content.push('…');
-        entry.content = content;
+    if entry.content.chars().count() > MAX_ENTRY_CHARS
+        && let Some((end, _)) = entry.content.char_indices().nth(MAX_ENTRY_CHARS - 1)
+    {
+        // The first `MAX_ENTRY_CHARS - 1` characters, then the ellipsis.
+        entry.content.truncate(end);
+        entry.content.push('…');
     }
     entry
 }

@@ -182,11 +182,12 @@ impl TurnPrivacies {
 
     /// The visibility of `request_id`, if this page asked for it.
     pub fn get(&self, request_id: &str) -> Option<TurnPrivacy> {
-        self.turns
-            .iter()
-            .rev()
-            .find(|(id, _)| id == request_id)
-            .map(|(_, privacy)| *privacy)
+        for (id, privacy) in self.turns.iter().rev() {
+            if id == request_id {
+                return Some(*privacy);
+            }
+        }
+        None
     }
 
     /// The visibility of `request_id`; [`TurnPrivacy::UNKNOWN`] when this page did not ask

@@ -297,7 +297,9 @@ fn feed(shared: &Shared, input: Input) {
 fn run(shared: &Shared, commands: Vec<Command>) {
     {
         let mut runtime = shared.borrow_mut();
-        runtime.queue.extend(commands);
+        for command in commands {
+            runtime.queue.push_back(command);
+        }
         if runtime.draining {
             return;
         }

@@ -43,17 +43,12 @@ pub use session::{MISSED_OUTPUT, ResumePoint};
 pub use stop::{DEFAULT_MAX_TURN_MS, TURN_BOUND_MARGIN_MS};
 pub use turns::{NOT_RECEIVED, STOPPED, TURN_ANSWER_MS};
 
-/// `n` in base 36 (digits and lower-case letters), for short ids.
-fn base36(mut n: u64) -> String {
-    let mut digits = Vec::new();
-    loop {
-        digits.push(char::from_digit((n % 36) as u32, 36).unwrap_or('0'));
-        n /= 36;
-        if n == 0 {
-            break;
-        }
+/// Appends `n` in base 36 (digits and lower-case letters), for short ids.
+fn push_base36(out: &mut String, n: u64) {
+    if n >= 36 {
+        push_base36(out, n / 36);
     }
-    digits.iter().rev().collect()
+    out.push(char::from_digit((n % 36) as u32, 36).unwrap_or('0'));
 }
 
 /// How long after a `ping` the socket is taken for dead without a `pong`.
@@ -227,7 +222,10 @@ impl Machine {
         self.attempt = 0;
         if self.load_tag.is_empty() {
             let random = (self.jitter.next_unit() * 46_656.0) as u64; // 36^3
-            self.load_tag = concat(&[&base36(now_ms), &base36(random)]);
+            let mut tag = String::new();
+            push_base36(&mut tag, now_ms);
+            push_base36(&mut tag, random);
+            self.load_tag = tag;
         }
         if let Some(point) = stored.resume {
             self.resume = point;

@@ -99,9 +99,9 @@ impl Machine {
         }
         // Every stop still asked: a turn whose start comes in the replay is running on
         // the server now, and one the server never took makes the cancel do nothing.
-        let stopping: Vec<String> = self.stopping.iter().cloned().collect();
-        for request_id in stopping {
-            self.send_cancel(&request_id, now_ms, commands);
+        let stopping = self.stopping.clone();
+        for request_id in stopping.iter() {
+            self.send_cancel(request_id, now_ms, commands);
         }
         self.show_turn(commands);
     }
