@@ -55,6 +55,10 @@ impl JsonError {
     }
 
     /// The same error, inside the field `name` of an object.
+    ///
+    /// Not inlined: the field readers, compiled once per field type, all call this one
+    /// copy (a generic `map_err` helper around it was one more copy per type).
+    #[inline(never)]
     pub fn in_field(mut self, name: &str) -> Self {
         let path = &mut self.0.path;
         if path.is_empty() || path.starts_with('[') {
@@ -139,7 +143,10 @@ impl<'a> Fields<'a> {
     /// A field that must be present.
     pub fn req<T: FromJson>(&self, name: &str) -> Result<T, JsonError> {
         match self.get(name) {
-            Some(value) => in_field(T::from_json(value), name),
+            Some(value) => match T::from_json(value) {
+                Ok(read) => Ok(read),
+                Err(e) => Err(e.in_field(name)),
+            },
             None => Err(JsonError::missing(name)),
         }
     }
@@ -148,7 +155,10 @@ impl<'a> Fields<'a> {
     pub fn opt<T: FromJson>(&self, name: &str) -> Result<Option<T>, JsonError> {
         match self.get(name) {
             None | Some(JsonValue::Null(())) => Ok(None),
-            Some(value) => in_field(T::from_json(value), name).map(Some),
+            Some(value) => match T::from_json(value) {
+                Ok(read) => Ok(Some(read)),
+                Err(e) => Err(e.in_field(name)),
+            },
         }
     }
 
@@ -157,14 +167,12 @@ impl<'a> Fields<'a> {
     pub fn or_default<T: FromJson + Default>(&self, name: &str) -> Result<T, JsonError> {
         match self.get(name) {
             None => Ok(T::default()),
-            Some(value) => in_field(T::from_json(value), name),
+            Some(value) => match T::from_json(value) {
+                Ok(read) => Ok(read),
+                Err(e) => Err(e.in_field(name)),
+            },
         }
     }
-}
-
-/// `read`, its error placed inside the field `name`.
-fn in_field<T>(read: Result<T, JsonError>, name: &str) -> Result<T, JsonError> {
-    read.map_err(|e| e.in_field(name))
 }
 
 impl FromJson for JsonValue {
