@@ -138,3 +138,52 @@ impl fmt::Display for FrameError {
 }
 
 impl std::error::Error for FrameError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The texts `message()` builds by hand, in full, as `write!` wrote them before.
+    #[test]
+    fn each_frame_error_says_what_was_wrong_in_full() {
+        let cases = [
+            (
+                FrameError::Malformed {
+                    reason: "not JSON".into(),
+                },
+                "malformed frame: not JSON",
+            ),
+            (
+                FrameError::UnknownType {
+                    type_name: "teleport".into(),
+                },
+                "unknown message type `teleport`",
+            ),
+            (
+                FrameError::InvalidData {
+                    type_name: "ack",
+                    reason: "missing field `seq`".into(),
+                },
+                "invalid `ack` data: missing field `seq`",
+            ),
+            (
+                FrameError::MissingRequestId {
+                    type_name: "roll_ack",
+                },
+                "`roll_ack` needs a `request_id`",
+            ),
+            (
+                FrameError::OutOfRange {
+                    type_name: "connected",
+                    field: "heartbeat_ms",
+                    value: 9_007_199_254_740_992,
+                },
+                "`connected` field `heartbeat_ms` is 9007199254740992, above the largest safe integer 2^53-1",
+            ),
+        ];
+        for (error, text) in cases {
+            assert_eq!(error.message(), text);
+            assert_eq!(error.to_string(), text);
+        }
+    }
+}

@@ -328,6 +328,21 @@ mod tests {
         );
         let missing = JsonError::missing("faces").in_item(2).in_field("dice");
         assert_eq!(missing.to_string(), "missing field `dice[2].faces`");
+        let nested = JsonError::expected("a boolean", &JsonValue::Null(()))
+            .in_item(1234)
+            .in_item(10)
+            .in_field("grid");
+        assert_eq!(
+            nested.to_string(),
+            "field `grid[10][1234]` must be a boolean, found null"
+        );
+        let range = crate::json::FromJson::from_json(&JsonValue::Integer(-12))
+            .map(|n: u64| n)
+            .map_err(|e| e.to_string());
+        assert_eq!(
+            range,
+            Err("the value must be a non-negative integer, found -12".to_owned())
+        );
         let top = JsonError::expected("an object", &JsonValue::Array(vec![]));
         assert_eq!(
             top.to_string(),
