@@ -336,9 +336,7 @@ mod tests {
             nested.to_string(),
             "field `grid[10][1234]` must be a boolean, found null"
         );
-        let range = crate::json::FromJson::from_json(&JsonValue::Integer(-12))
-            .map(|n: u64| n)
-            .map_err(|e| e.to_string());
+        let range = u64::from_json(&JsonValue::Integer(-12)).map_err(|e| e.to_string());
         assert_eq!(
             range,
             Err("the value must be a non-negative integer, found -12".to_owned())
