@@ -61,32 +61,48 @@ fn whole_part(text: &str) -> Option<u64> {
 /// The entries that fit: the latest `count`, each cut to [`MAX_ENTRY_CHARS`], then the
 /// oldest dropped until the total is within [`MAX_CONTEXT_BYTES`].
 pub fn fit(entries: Vec<ChatEntry>, count: usize) -> Vec<ChatEntry> {
-    let skip = entries.len().saturating_sub(count);
-    // Plain loops, here and in `cut`: iterator chains are compiled one by one.
-    let mut latest: Vec<ChatEntry> = Vec::with_capacity(entries.len() - skip);
-    for entry in entries.into_iter().skip(skip) {
-        latest.push(cut(entry));
-    }
+    // Taken newest first, so that the oldest that do not fit are never cut nor kept: a
+    // `drain` of the front, indexing and an iterator chain here were about 0.8 KB of .wasm.
+    let mut kept: Vec<ChatEntry> = Vec::new();
     let mut total = 0;
-    let mut first = latest.len();
-    while first > 0 {
-        let entry = &latest[first - 1];
+    let mut newest_first = entries.into_iter();
+    while kept.len() < count {
+        let Some(entry) = newest_first.next_back() else {
+            break;
+        };
+        let entry = cut(entry);
         let size = entry.content.len() + entry.speaker.len();
-        if total + size > MAX_CONTEXT_BYTES && first < latest.len() {
+        // The newest entry is kept whatever its size.
+        if total + size > MAX_CONTEXT_BYTES && !kept.is_empty() {
             break;
         }
         total += size;
-        first -= 1;
+        kept.push(entry);
     }
-    latest.drain(..first);
-    latest
+    kept.reverse();
+    kept
 }
 
+/// The entry with its content cut to [`MAX_ENTRY_CHARS`] characters: the first
+/// `MAX_ENTRY_CHARS - 1`, then an ellipsis.
 fn cut(mut entry: ChatEntry) -> ChatEntry {
-    if entry.content.chars().count() > MAX_ENTRY_CHARS
-        && let Some((end, _)) = entry.content.char_indices().nth(MAX_ENTRY_CHARS - 1)
+    // Characters counted by their first bytes (a UTF-8 continuation byte is `10xxxxxx`).
+    let mut chars = 0;
+    let mut end = None;
+    for (at, byte) in entry.content.bytes().enumerate() {
+        if byte & 0xc0 != 0x80 {
+            if chars == MAX_ENTRY_CHARS - 1 {
+                end = Some(at);
+            }
+            chars += 1;
+            if chars > MAX_ENTRY_CHARS {
+                break;
+            }
+        }
+    }
+    if chars > MAX_ENTRY_CHARS
+        && let Some(end) = end
     {
-        // The first `MAX_ENTRY_CHARS - 1` characters, then the ellipsis.
         entry.content.truncate(end);
         entry.content.push('…');
     }
@@ -159,6 +175,39 @@ mod tests {
         let kept = fit(vec![entry(&long)], 1);
         assert_eq!(kept[0].content.chars().count(), MAX_ENTRY_CHARS);
         assert!(kept[0].content.ends_with('…'));
+    }
+
+    /// The cut by first bytes keeps what `chars().take(MAX_ENTRY_CHARS - 1)` kept, for
+    /// one- to four-byte characters, around the limit.
+    #[test]
+    fn the_cut_keeps_the_same_characters_as_counting_chars() {
+        for unit in ["a", "é", "☃", "😀", "aé☃😀"] {
+            for extra in [0, 1, 2, 3, 7] {
+                let chars = MAX_ENTRY_CHARS - 3 + extra;
+                let text: String = unit.chars().cycle().take(chars).collect();
+                let expected = if text.chars().count() > MAX_ENTRY_CHARS {
+                    let mut kept: String = text.chars().take(MAX_ENTRY_CHARS - 1).collect();
+                    kept.push('…');
+                    kept
+                } else {
+                    text.clone()
+                };
+                assert_eq!(cut(entry(&text)).content, expected, "{unit} {chars}");
+            }
+        }
+    }
+
+    /// Entries are kept newest first until one does not fit, and come back oldest first.
+    #[test]
+    fn the_entries_kept_are_the_newest_in_their_order() {
+        let entries: Vec<ChatEntry> = ["a", "bb", "ccc", "dddd"].into_iter().map(entry).collect();
+        let kept: Vec<String> = fit(entries.clone(), 3)
+            .into_iter()
+            .map(|e| e.content)
+            .collect();
+        assert_eq!(kept, ["bb", "ccc", "dddd"]);
+        assert!(fit(entries, 0).is_empty());
+        assert_eq!(fit(Vec::new(), 5).len(), 0);
     }
 
     #[test]
