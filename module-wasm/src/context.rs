@@ -46,16 +46,30 @@ pub fn window(setting: Option<&JsonValue>) -> usize {
 fn whole_part(text: &str) -> Option<u64> {
     let text = text.trim();
     let text = text.strip_prefix('+').unwrap_or(text);
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
-    if (whole.is_empty() && fraction.is_empty()) || !digits(whole) || !digits(fraction) {
+    // One pass over the bytes (no `split_once`, no `parse`): digits, at most one point,
+    // and at least one digit on either side of it. A whole part too large for `u64`
+    // saturates: it asks for the most.
+    let mut whole: u64 = 0;
+    let mut digits = 0;
+    let mut in_fraction = false;
+    for byte in text.bytes() {
+        match byte {
+            b'0'..=b'9' => {
+                digits += 1;
+                if !in_fraction {
+                    whole = whole
+                        .saturating_mul(10)
+                        .saturating_add(u64::from(byte - b'0'));
+                }
+            }
+            b'.' if !in_fraction => in_fraction = true,
+            _ => return None,
+        }
+    }
+    if digits == 0 {
         return None;
     }
-    if whole.is_empty() {
-        return Some(0);
-    }
-    // Only digits: the parse fails on overflow alone, which asks for the most.
-    Some(whole.parse::<u64>().unwrap_or(u64::MAX))
+    Some(whole)
 }
 
 /// The entries that fit: the latest `count`, each cut to [`MAX_ENTRY_CHARS`], then the
@@ -148,6 +162,13 @@ mod tests {
             (".5", DEFAULT_MESSAGES),
             ("-5", DEFAULT_MESSAGES),
             ("99999999999999999999999", MAX_MESSAGES),
+            ("18446744073709551616.5", MAX_MESSAGES),
+            ("0012", 12),
+            ("3.1.4", DEFAULT_MESSAGES),
+            ("+", DEFAULT_MESSAGES),
+            ("+.", DEFAULT_MESSAGES),
+            ("\u{a0}9\u{3000}", 9),
+            ("9 9", DEFAULT_MESSAGES),
             ("", DEFAULT_MESSAGES),
             (".", DEFAULT_MESSAGES),
             ("1e2", DEFAULT_MESSAGES),
@@ -159,6 +180,45 @@ mod tests {
                 expected,
                 "{text:?}"
             );
+        }
+    }
+
+    /// The one-pass reading gives what `split_once` and `parse::<u64>` gave.
+    #[test]
+    fn the_number_in_text_reads_as_split_and_parse_read_it() {
+        fn by_parse(text: &str) -> Option<u64> {
+            let text = text.trim();
+            let text = text.strip_prefix('+').unwrap_or(text);
+            let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+            let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+            if (whole.is_empty() && fraction.is_empty()) || !digits(whole) || !digits(fraction) {
+                return None;
+            }
+            if whole.is_empty() {
+                return Some(0);
+            }
+            Some(whole.parse::<u64>().unwrap_or(u64::MAX))
+        }
+        let pieces = [
+            "",
+            "0",
+            "7",
+            "12",
+            "+",
+            "-",
+            ".",
+            " ",
+            "e",
+            "\u{a0}",
+            "99999999999",
+        ];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let text = [a, b, c].concat();
+                    assert_eq!(whole_part(&text), by_parse(&text), "{text:?}");
+                }
+            }
         }
     }
 

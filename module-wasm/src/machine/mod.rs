@@ -233,12 +233,7 @@ impl Machine {
         for marker in stored.settled {
             self.settled.insert(marker);
         }
-        commands.extend(
-            self.settled
-                .prune(now_ms)
-                .into_iter()
-                .map(Command::DeleteSettled),
-        );
+        self.prune_settled(now_ms, &mut commands);
         for roll in stored.outbox {
             self.restore(roll, now_ms, &mut commands);
         }

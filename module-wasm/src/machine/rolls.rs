@@ -52,7 +52,7 @@ impl Machine {
     }
 
     /// Drops the settled markers that can no longer matter, from memory and storage.
-    fn prune_settled(&mut self, now_ms: u64, commands: &mut Vec<Command>) {
+    pub(super) fn prune_settled(&mut self, now_ms: u64, commands: &mut Vec<Command>) {
         for request_id in self.settled.prune(now_ms) {
             commands.push(Command::DeleteSettled(request_id));
         }
