@@ -2,7 +2,7 @@
 //! connecting.
 
 use gold_box_protocol::json::{Fields, FromJson, JsonError};
-use gold_box_protocol::text::concat;
+use gold_box_protocol::text::{concat, trim};
 use gold_box_protocol::{JsonMap, JsonValue, UserInfo, WorldInfo};
 
 /// The core's start-up configuration, as the JS module sends it.
@@ -54,7 +54,14 @@ impl std::fmt::Display for BadServerUrl {
 
 /// The base URL without a trailing slash: `http://host:port`.
 pub fn http_base(server_url: &str) -> Result<String, BadServerUrl> {
-    let trimmed = server_url.trim().trim_end_matches('/');
+    // By hand (see `gold_box_protocol::text::trim`): the trailing slashes are ASCII, so
+    // the cut is on a character boundary.
+    let trimmed = trim(server_url);
+    let mut end = trimmed.len();
+    while end > 0 && trimmed.as_bytes().get(end - 1) == Some(&b'/') {
+        end -= 1;
+    }
+    let trimmed = trimmed.get(..end).unwrap_or_default();
     let rest = trimmed
         .strip_prefix("http://")
         .or_else(|| trimmed.strip_prefix("https://"))

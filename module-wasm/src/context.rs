@@ -6,6 +6,7 @@
 //! setting, clamped) and reduces each message to plain text; the core cuts long entries
 //! and drops the oldest until the total fits.
 
+use gold_box_protocol::text::trim;
 use gold_box_protocol::{ChatEntry, JsonValue};
 
 /// The entries a turn carries when the setting is missing or unreadable.
@@ -44,7 +45,7 @@ pub fn window(setting: Option<&JsonValue>) -> usize {
 /// that parser also took (exponents, `inf`, `NaN`) reads as unreadable here, so the
 /// default applies (`1e2` asked for 50 entries before, `NaN` for none).
 fn whole_part(text: &str) -> Option<u64> {
-    let text = text.trim();
+    let text = trim(text);
     let text = text.strip_prefix('+').unwrap_or(text);
     // One pass over the bytes (no `split_once`, no `parse`): digits, at most one point,
     // and at least one digit on either side of it. A whole part too large for `u64`

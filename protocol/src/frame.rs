@@ -315,7 +315,8 @@ macro_rules! frame_type {
                 let request_id = fields.opt("request_id").map_err(malformed)?;
                 let timestamp = fields.opt("timestamp").map_err(malformed)?;
                 let seq = fields.opt("seq").map_err(malformed)?;
-                let data = fields.get("data").filter(|data| **data != JsonValue::Null(()));
+                // `matches!`, not `!=`: a comparison would link `JsonValue`'s deep equality.
+                let data = fields.get("data").filter(|data| !matches!(data, JsonValue::Null(())));
                 let message = $message::data_from_json(&kind, data)?;
                 Self::checked(message, request_id, timestamp, seq)
             }

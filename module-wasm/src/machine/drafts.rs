@@ -15,6 +15,7 @@
 //! replayed `chat_response` is posted as a message of its own.
 
 use super::*;
+use gold_box_protocol::text::trim;
 use gold_box_protocol::{NarrationDelta, NarrationDiscard, NarrationRegenerate};
 
 /// The preview of one turn.
@@ -48,7 +49,7 @@ impl Machine {
         // original turn's output was, whatever the setting says now.
         let privacy = self.privacy.of(&turn);
         self.privacy.insert(request_id.clone(), privacy);
-        let note = note.filter(|note| !note.trim().is_empty());
+        let note = note.filter(|note| !trim(note).is_empty());
         self.send(
             ClientFrame::new(ClientMessage::NarrationRegenerate(NarrationRegenerate {
                 turn,
