@@ -76,52 +76,59 @@ fn whole_part(text: &str) -> Option<u64> {
 /// The entries that fit: the latest `count`, each cut to [`MAX_ENTRY_CHARS`], then the
 /// oldest dropped until the total is within [`MAX_CONTEXT_BYTES`].
 pub fn fit(entries: Vec<ChatEntry>, count: usize) -> Vec<ChatEntry> {
-    // Taken newest first, so that the oldest that do not fit are never cut nor kept: a
-    // `drain` of the front, indexing and an iterator chain here were about 0.8 KB of .wasm.
-    let mut kept: Vec<ChatEntry> = Vec::new();
+    // How many of the newest are kept, counted newest first by their size once cut; then
+    // those are cut, in their order. (No `drain` of the front, no `reverse`, no indexing:
+    // each was its own code in the .wasm.)
+    let mut keep = 0;
     let mut total = 0;
-    let mut newest_first = entries.into_iter();
-    while kept.len() < count {
-        let Some(entry) = newest_first.next_back() else {
+    for entry in entries.iter().rev() {
+        if keep == count {
             break;
+        }
+        let content = match cut_at(&entry.content) {
+            Some(end) => end + '…'.len_utf8(),
+            None => entry.content.len(),
         };
-        let entry = cut(entry);
-        let size = entry.content.len() + entry.speaker.len();
+        let size = content + entry.speaker.len();
         // The newest entry is kept whatever its size.
-        if total + size > MAX_CONTEXT_BYTES && !kept.is_empty() {
+        if total + size > MAX_CONTEXT_BYTES && keep > 0 {
             break;
         }
         total += size;
-        kept.push(entry);
+        keep += 1;
     }
-    kept.reverse();
+    let first = entries.len() - keep;
+    let mut kept = Vec::with_capacity(keep);
+    for (at, mut entry) in entries.into_iter().enumerate() {
+        if at >= first {
+            if let Some(end) = cut_at(&entry.content) {
+                entry.content.truncate(end);
+                entry.content.push('…');
+            }
+            kept.push(entry);
+        }
+    }
     kept
 }
 
-/// The entry with its content cut to [`MAX_ENTRY_CHARS`] characters: the first
-/// `MAX_ENTRY_CHARS - 1`, then an ellipsis.
-fn cut(mut entry: ChatEntry) -> ChatEntry {
-    // Characters counted by their first bytes (a UTF-8 continuation byte is `10xxxxxx`).
+/// Where `content` is cut when it is longer than [`MAX_ENTRY_CHARS`] characters: after
+/// its first `MAX_ENTRY_CHARS - 1` (an ellipsis then follows). Characters are counted by
+/// their first bytes (a UTF-8 continuation byte is `10xxxxxx`).
+fn cut_at(content: &str) -> Option<usize> {
     let mut chars = 0;
     let mut end = None;
-    for (at, byte) in entry.content.bytes().enumerate() {
+    for (at, byte) in content.bytes().enumerate() {
         if byte & 0xc0 != 0x80 {
             if chars == MAX_ENTRY_CHARS - 1 {
                 end = Some(at);
             }
             chars += 1;
             if chars > MAX_ENTRY_CHARS {
-                break;
+                return end;
             }
         }
     }
-    if chars > MAX_ENTRY_CHARS
-        && let Some(end) = end
-    {
-        entry.content.truncate(end);
-        entry.content.push('…');
-    }
-    entry
+    None
 }
 
 #[cfg(test)]
@@ -253,7 +260,11 @@ mod tests {
                 } else {
                     text.clone()
                 };
-                assert_eq!(cut(entry(&text)).content, expected, "{unit} {chars}");
+                assert_eq!(
+                    fit(vec![entry(&text)], 1)[0].content,
+                    expected,
+                    "{unit} {chars}"
+                );
             }
         }
     }

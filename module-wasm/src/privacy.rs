@@ -166,18 +166,21 @@ pub const MAX_SCAN: usize = 200;
 pub const REMEMBERED_TURNS: usize = 64;
 
 /// The visibility of the turns asked for on this page, oldest first.
+///
+/// A `Vec`, not a `VecDeque`: at most [`REMEMBERED_TURNS`] entries, so dropping the oldest
+/// moves little, and a `VecDeque` of this type was its own copy of the ring-buffer code.
 #[derive(Debug, Default)]
 pub struct TurnPrivacies {
-    turns: std::collections::VecDeque<(String, TurnPrivacy)>,
+    turns: Vec<(String, TurnPrivacy)>,
 }
 
 impl TurnPrivacies {
     /// Remembers `request_id`'s visibility.
     pub fn insert(&mut self, request_id: String, privacy: TurnPrivacy) {
         if self.turns.len() >= REMEMBERED_TURNS {
-            self.turns.pop_front();
+            self.turns.remove(0);
         }
-        self.turns.push_back((request_id, privacy));
+        self.turns.push((request_id, privacy));
     }
 
     /// The visibility of `request_id`, if this page asked for it.
