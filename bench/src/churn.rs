@@ -27,8 +27,9 @@
 use crate::BenchResult;
 use crate::native::{connect_to, next_frame, send};
 use crate::server::{Reading, ServerProcess};
-use gold_box_protocol::{ClientFrame, ClientMessage, JsonValue, ServerMessage, SettingsSync};
-use std::collections::BTreeMap;
+use gold_box_protocol::{
+    ClientFrame, ClientMessage, JsonMap, JsonValue, ServerMessage, SettingsSync,
+};
 use std::path::Path;
 use std::time::Duration;
 
@@ -124,7 +125,7 @@ async fn pass_by(ws_url: &str, client_id: &str) -> BenchResult {
     let mut ws = connect_to(ws_url, client_id).await?;
     let line = "x".repeat(FRAME_BYTES);
     for _ in 0..FRAMES_PER_CLIENT {
-        let entry = JsonValue::Object(BTreeMap::from([
+        let entry = JsonValue::Object(JsonMap::from([
             ("speaker".to_owned(), JsonValue::String("A".into())),
             ("content".to_owned(), JsonValue::String(line.clone())),
         ]));
@@ -136,7 +137,7 @@ async fn pass_by(ws_url: &str, client_id: &str) -> BenchResult {
     }
     let settings = SettingsSync {
         revision: 1,
-        settings: BTreeMap::from([("aiRole".to_owned(), JsonValue::String("dm".into()))]),
+        settings: JsonMap::from([("aiRole".to_owned(), JsonValue::String("dm".into()))]),
     };
     let sync = ClientFrame::new(ClientMessage::SettingsSync(settings)).with_request_id("s");
     send(&mut ws, &sync).await?;

@@ -2,8 +2,8 @@
 //! connecting.
 
 use gold_box_protocol::json::{Fields, FromJson, JsonError};
-use gold_box_protocol::{JsonValue, UserInfo, WorldInfo};
-use std::collections::BTreeMap;
+use gold_box_protocol::text::{concat, trim};
+use gold_box_protocol::{JsonMap, JsonValue, UserInfo, WorldInfo};
 
 /// The core's start-up configuration, as the JS module sends it.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,7 +14,7 @@ pub struct CoreConfig {
     pub world: WorldInfo,
     pub user: UserInfo,
     /// The world's Gold Box settings (role, context size, …), synced on connect.
-    pub settings: BTreeMap<String, JsonValue>,
+    pub settings: JsonMap,
 }
 
 impl FromJson for CoreConfig {
@@ -35,19 +35,33 @@ impl FromJson for CoreConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadServerUrl(pub String);
 
+impl BadServerUrl {
+    /// The `Display` text, built without `core::fmt` (see `gold_box_protocol::text`).
+    pub fn message(&self) -> String {
+        concat(&[
+            "server URL `",
+            &self.0,
+            "` must start with http:// or https:// (for example http://127.0.0.1:8787)",
+        ])
+    }
+}
+
 impl std::fmt::Display for BadServerUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "server URL `{}` must start with http:// or https:// (for example http://127.0.0.1:8787)",
-            self.0
-        )
+        f.write_str(&self.message())
     }
 }
 
 /// The base URL without a trailing slash: `http://host:port`.
 pub fn http_base(server_url: &str) -> Result<String, BadServerUrl> {
-    let trimmed = server_url.trim().trim_end_matches('/');
+    // By hand (see `gold_box_protocol::text::trim`): the trailing slashes are ASCII, so
+    // the cut is on a character boundary.
+    let trimmed = trim(server_url);
+    let mut end = trimmed.len();
+    while end > 0 && trimmed.as_bytes().get(end - 1) == Some(&b'/') {
+        end -= 1;
+    }
+    let trimmed = trimmed.get(..end).unwrap_or_default();
     let rest = trimmed
         .strip_prefix("http://")
         .or_else(|| trimmed.strip_prefix("https://"))
@@ -64,11 +78,11 @@ pub fn websocket_url(server_url: &str) -> Result<String, BadServerUrl> {
     // `strip_prefix`, not slicing: a slice links core's panic message for a cut inside
     // a character (about 3 KB of .wasm).
     let ws = match (base.strip_prefix("https://"), base.strip_prefix("http://")) {
-        (Some(rest), _) => format!("wss://{rest}"),
-        (None, Some(rest)) => format!("ws://{rest}"),
+        (Some(rest), _) => ("wss://", rest),
+        (None, Some(rest)) => ("ws://", rest),
         (None, None) => return Err(BadServerUrl(server_url.to_owned())),
     };
-    Ok(format!("{ws}/ws"))
+    Ok(concat(&[ws.0, ws.1, "/ws"]))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! setting, clamped) and reduces each message to plain text; the core cuts long entries
 //! and drops the oldest until the total fits.
 
+use gold_box_protocol::text::trim;
 use gold_box_protocol::{ChatEntry, JsonValue};
 
 /// The entries a turn carries when the setting is missing or unreadable.
@@ -44,47 +45,90 @@ pub fn window(setting: Option<&JsonValue>) -> usize {
 /// that parser also took (exponents, `inf`, `NaN`) reads as unreadable here, so the
 /// default applies (`1e2` asked for 50 entries before, `NaN` for none).
 fn whole_part(text: &str) -> Option<u64> {
-    let text = text.trim();
+    let text = trim(text);
     let text = text.strip_prefix('+').unwrap_or(text);
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
-    if (whole.is_empty() && fraction.is_empty()) || !digits(whole) || !digits(fraction) {
+    // One pass over the bytes (no `split_once`, no `parse`): digits, at most one point,
+    // and at least one digit on either side of it. A whole part too large for `u64`
+    // saturates: it asks for the most.
+    let mut whole: u64 = 0;
+    let mut digits = 0;
+    let mut in_fraction = false;
+    for byte in text.bytes() {
+        match byte {
+            b'0'..=b'9' => {
+                digits += 1;
+                if !in_fraction {
+                    whole = whole
+                        .saturating_mul(10)
+                        .saturating_add(u64::from(byte - b'0'));
+                }
+            }
+            b'.' if !in_fraction => in_fraction = true,
+            _ => return None,
+        }
+    }
+    if digits == 0 {
         return None;
     }
-    if whole.is_empty() {
-        return Some(0);
-    }
-    // Only digits: the parse fails on overflow alone, which asks for the most.
-    Some(whole.parse::<u64>().unwrap_or(u64::MAX))
+    Some(whole)
 }
 
 /// The entries that fit: the latest `count`, each cut to [`MAX_ENTRY_CHARS`], then the
 /// oldest dropped until the total is within [`MAX_CONTEXT_BYTES`].
 pub fn fit(entries: Vec<ChatEntry>, count: usize) -> Vec<ChatEntry> {
-    let skip = entries.len().saturating_sub(count);
-    let mut latest: Vec<ChatEntry> = entries.into_iter().skip(skip).map(cut).collect();
+    // How many of the newest are kept, counted newest first by their size once cut; then
+    // those are cut, in their order. (No `drain` of the front, no `reverse`, no indexing:
+    // each was its own code in the .wasm.)
+    let mut keep = 0;
     let mut total = 0;
-    let mut first = latest.len();
-    while first > 0 {
-        let entry = &latest[first - 1];
-        let size = entry.content.len() + entry.speaker.len();
-        if total + size > MAX_CONTEXT_BYTES && first < latest.len() {
+    for entry in entries.iter().rev() {
+        if keep == count {
+            break;
+        }
+        let content = match cut_at(&entry.content) {
+            Some(end) => end + '…'.len_utf8(),
+            None => entry.content.len(),
+        };
+        let size = content + entry.speaker.len();
+        // The newest entry is kept whatever its size.
+        if total + size > MAX_CONTEXT_BYTES && keep > 0 {
             break;
         }
         total += size;
-        first -= 1;
+        keep += 1;
     }
-    latest.drain(..first);
-    latest
+    let first = entries.len() - keep;
+    let mut kept = Vec::with_capacity(keep);
+    for (at, mut entry) in entries.into_iter().enumerate() {
+        if at >= first {
+            if let Some(end) = cut_at(&entry.content) {
+                entry.content.truncate(end);
+                entry.content.push('…');
+            }
+            kept.push(entry);
+        }
+    }
+    kept
 }
 
-fn cut(mut entry: ChatEntry) -> ChatEntry {
-    if entry.content.chars().count() > MAX_ENTRY_CHARS {
-        let mut content: String = entry.content.chars().take(MAX_ENTRY_CHARS - 1).collect();
-        content.push('…');
-        entry.content = content;
+/// Where `content` is cut when it is longer than [`MAX_ENTRY_CHARS`] characters: after
+/// its first `MAX_ENTRY_CHARS - 1` (an ellipsis then follows). Characters are counted by
+/// their first bytes (a UTF-8 continuation byte is `10xxxxxx`).
+fn cut_at(content: &str) -> Option<usize> {
+    let mut chars = 0;
+    let mut end = None;
+    for (at, byte) in content.bytes().enumerate() {
+        if byte & 0xc0 != 0x80 {
+            if chars == MAX_ENTRY_CHARS - 1 {
+                end = Some(at);
+            }
+            chars += 1;
+            if chars > MAX_ENTRY_CHARS {
+                return end;
+            }
+        }
     }
-    entry
+    None
 }
 
 #[cfg(test)]
@@ -126,6 +170,13 @@ mod tests {
             (".5", DEFAULT_MESSAGES),
             ("-5", DEFAULT_MESSAGES),
             ("99999999999999999999999", MAX_MESSAGES),
+            ("18446744073709551616.5", MAX_MESSAGES),
+            ("0012", 12),
+            ("3.1.4", DEFAULT_MESSAGES),
+            ("+", DEFAULT_MESSAGES),
+            ("+.", DEFAULT_MESSAGES),
+            ("\u{a0}9\u{3000}", 9),
+            ("9 9", DEFAULT_MESSAGES),
             ("", DEFAULT_MESSAGES),
             (".", DEFAULT_MESSAGES),
             ("1e2", DEFAULT_MESSAGES),
@@ -137,6 +188,45 @@ mod tests {
                 expected,
                 "{text:?}"
             );
+        }
+    }
+
+    /// The one-pass reading gives what `split_once` and `parse::<u64>` gave.
+    #[test]
+    fn the_number_in_text_reads_as_split_and_parse_read_it() {
+        fn by_parse(text: &str) -> Option<u64> {
+            let text = text.trim();
+            let text = text.strip_prefix('+').unwrap_or(text);
+            let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+            let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+            if (whole.is_empty() && fraction.is_empty()) || !digits(whole) || !digits(fraction) {
+                return None;
+            }
+            if whole.is_empty() {
+                return Some(0);
+            }
+            Some(whole.parse::<u64>().unwrap_or(u64::MAX))
+        }
+        let pieces = [
+            "",
+            "0",
+            "7",
+            "12",
+            "+",
+            "-",
+            ".",
+            " ",
+            "e",
+            "\u{a0}",
+            "99999999999",
+        ];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let text = [a, b, c].concat();
+                    assert_eq!(whole_part(&text), by_parse(&text), "{text:?}");
+                }
+            }
         }
     }
 
@@ -153,6 +243,43 @@ mod tests {
         let kept = fit(vec![entry(&long)], 1);
         assert_eq!(kept[0].content.chars().count(), MAX_ENTRY_CHARS);
         assert!(kept[0].content.ends_with('…'));
+    }
+
+    /// The cut by first bytes keeps what `chars().take(MAX_ENTRY_CHARS - 1)` kept, for
+    /// one- to four-byte characters, around the limit.
+    #[test]
+    fn the_cut_keeps_the_same_characters_as_counting_chars() {
+        for unit in ["a", "é", "☃", "😀", "aé☃😀"] {
+            for extra in [0, 1, 2, 3, 7] {
+                let chars = MAX_ENTRY_CHARS - 3 + extra;
+                let text: String = unit.chars().cycle().take(chars).collect();
+                let expected = if text.chars().count() > MAX_ENTRY_CHARS {
+                    let mut kept: String = text.chars().take(MAX_ENTRY_CHARS - 1).collect();
+                    kept.push('…');
+                    kept
+                } else {
+                    text.clone()
+                };
+                assert_eq!(
+                    fit(vec![entry(&text)], 1)[0].content,
+                    expected,
+                    "{unit} {chars}"
+                );
+            }
+        }
+    }
+
+    /// Entries are kept newest first until one does not fit, and come back oldest first.
+    #[test]
+    fn the_entries_kept_are_the_newest_in_their_order() {
+        let entries: Vec<ChatEntry> = ["a", "bb", "ccc", "dddd"].into_iter().map(entry).collect();
+        let kept: Vec<String> = fit(entries.clone(), 3)
+            .into_iter()
+            .map(|e| e.content)
+            .collect();
+        assert_eq!(kept, ["bb", "ccc", "dddd"]);
+        assert!(fit(entries, 0).is_empty());
+        assert_eq!(fit(Vec::new(), 5).len(), 0);
     }
 
     #[test]

@@ -159,24 +159,26 @@ impl Outbox {
 
     /// The socket closed: whatever waited on it goes to HTTP now.
     pub fn on_socket_closed(&mut self) -> Vec<(String, Step)> {
-        self.slots
-            .iter_mut()
-            .filter(|(_, slot)| matches!(slot.phase, Phase::AwaitingAck(_) | Phase::Backoff(_)))
-            .map(|(id, slot)| {
+        // Plain loops, here and below: a `filter`/`map`/`collect` chain is compiled on
+        // its own.
+        let mut posts = Vec::new();
+        for (id, slot) in self.slots.iter_mut() {
+            if matches!(slot.phase, Phase::AwaitingAck(_) | Phase::Backoff(_)) {
                 slot.phase = Phase::Posting;
-                (id.clone(), Step::Post)
-            })
-            .collect()
+                posts.push((id.clone(), Step::Post));
+            }
+        }
+        posts
     }
 
     /// A new connection: parked entries are sent again.
     pub fn on_connected(&mut self) -> Vec<String> {
-        let parked: Vec<String> = self
-            .slots
-            .iter()
-            .filter(|(_, slot)| slot.phase == Phase::Parked)
-            .map(|(id, _)| id.clone())
-            .collect();
+        let mut parked: Vec<String> = Vec::new();
+        for (id, slot) in self.slots.iter() {
+            if slot.phase == Phase::Parked {
+                parked.push(id.clone());
+            }
+        }
         for id in &parked {
             self.start(id, true);
         }

@@ -13,6 +13,7 @@
 //! turn runs, or before publishing its draft, changes the next turn, never this one: so
 //! words the AI wrote from what only the GMs may see never reach the players.
 
+use gold_box_protocol::text::push_u64;
 use gold_box_protocol::{ChatEntry, JsonValue};
 
 /// The setting that names who sees the AI's output (`"public"` or `"gm"`).
@@ -143,9 +144,10 @@ pub fn select(entries: Vec<ContextEntry>, count: usize, allow_private: bool) -> 
 
 /// The debug log line that counts what [`select`] left out.
 pub fn left_out_note(left_out: usize) -> String {
-    format!(
-        "Gold Box | AI context: left out {left_out} private message(s) (whispers or blind rolls) that not every player can see"
-    )
+    let mut note = String::from("Gold Box | AI context: left out ");
+    push_u64(&mut note, left_out as u64);
+    note.push_str(" private message(s) (whispers or blind rolls) that not every player can see");
+    note
 }
 
 /// How many of the latest chat messages the JS module hands over for a turn that carries
@@ -164,27 +166,31 @@ pub const MAX_SCAN: usize = 200;
 pub const REMEMBERED_TURNS: usize = 64;
 
 /// The visibility of the turns asked for on this page, oldest first.
+///
+/// A `Vec`, not a `VecDeque`: at most [`REMEMBERED_TURNS`] entries, so dropping the oldest
+/// moves little, and a `VecDeque` of this type was its own copy of the ring-buffer code.
 #[derive(Debug, Default)]
 pub struct TurnPrivacies {
-    turns: std::collections::VecDeque<(String, TurnPrivacy)>,
+    turns: Vec<(String, TurnPrivacy)>,
 }
 
 impl TurnPrivacies {
     /// Remembers `request_id`'s visibility.
     pub fn insert(&mut self, request_id: String, privacy: TurnPrivacy) {
         if self.turns.len() >= REMEMBERED_TURNS {
-            self.turns.pop_front();
+            self.turns.remove(0);
         }
-        self.turns.push_back((request_id, privacy));
+        self.turns.push((request_id, privacy));
     }
 
     /// The visibility of `request_id`, if this page asked for it.
     pub fn get(&self, request_id: &str) -> Option<TurnPrivacy> {
-        self.turns
-            .iter()
-            .rev()
-            .find(|(id, _)| id == request_id)
-            .map(|(_, privacy)| *privacy)
+        for (id, privacy) in self.turns.iter().rev() {
+            if id == request_id {
+                return Some(*privacy);
+            }
+        }
+        None
     }
 
     /// The visibility of `request_id`; [`TurnPrivacy::UNKNOWN`] when this page did not ask

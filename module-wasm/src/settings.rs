@@ -6,8 +6,7 @@
 //! wall clock (epoch milliseconds), so a reloaded page never reuses a revision the server
 //! already holds for this client; an ack above ours lifts our floor and syncs again.
 
-use gold_box_protocol::{JsonValue, MAX_SAFE_INTEGER, SettingsSync};
-use std::collections::BTreeMap;
+use gold_box_protocol::{JsonMap, JsonValue, MAX_SAFE_INTEGER, SettingsSync};
 
 /// The quiet time after the last change before the settings are synced.
 pub const DEBOUNCE_MS: u64 = 1_000;
@@ -30,7 +29,7 @@ pub enum AckEffect {
 
 #[derive(Debug, Default)]
 pub struct SettingsTracker {
-    values: BTreeMap<String, JsonValue>,
+    values: JsonMap,
     /// The last revision sent (or the floor learned from the server).
     revision: u64,
     /// Values changed since the last sync was sent.
@@ -43,7 +42,7 @@ pub struct SettingsTracker {
 
 impl SettingsTracker {
     /// The settings known at start; synced on connect without showing as pending.
-    pub fn initial(values: BTreeMap<String, JsonValue>) -> Self {
+    pub fn initial(values: JsonMap) -> Self {
         SettingsTracker {
             values,
             dirty: true,
@@ -171,7 +170,7 @@ mod tests {
 
     #[test]
     fn the_initial_settings_sync_without_showing_as_pending() {
-        let mut tracker = SettingsTracker::initial(BTreeMap::from([("aiRole".into(), role("dm"))]));
+        let mut tracker = SettingsTracker::initial(JsonMap::from([("aiRole".into(), role("dm"))]));
         assert!(!tracker.pending());
         assert!(tracker.dirty());
         let sync = tracker.next_sync(1_000);

@@ -76,12 +76,13 @@ impl Settled {
     /// Called whenever a roll request comes in, so memory and storage hold only markers
     /// that can still matter.
     pub fn prune(&mut self, now_ms: u64) -> Vec<String> {
-        let expired: Vec<String> = self
-            .markers
-            .values()
-            .filter(|marker| marker.keep_until_ms <= now_ms)
-            .map(|marker| marker.request_id.clone())
-            .collect();
+        // A plain loop: a `filter`/`map`/`collect` chain is compiled on its own.
+        let mut expired: Vec<String> = Vec::new();
+        for marker in self.markers.values() {
+            if marker.keep_until_ms <= now_ms {
+                expired.push(marker.request_id.clone());
+            }
+        }
         for id in &expired {
             self.markers.remove(id);
         }

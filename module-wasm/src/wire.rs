@@ -14,7 +14,7 @@ use gold_box_protocol::{ClientFrame, ServerFrame};
 /// Decodes a server frame: its JSON, then its type and payload.
 pub fn decode_server_frame(text: &str) -> Result<ServerFrame, String> {
     let value = imp::parse(text)?;
-    ServerFrame::from_json(&value).map_err(|e| e.to_string())
+    ServerFrame::from_json(&value).map_err(|e| e.message())
 }
 
 /// Encodes a frame (or an HTTP body, a stored entry, an event) as JSON text.

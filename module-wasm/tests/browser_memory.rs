@@ -8,13 +8,12 @@
 
 #![cfg(target_arch = "wasm32")]
 
-use gold_box_protocol::{ChatEntry, ChatKind, RollOutcome, UserInfo, WorldInfo};
+use gold_box_protocol::{ChatEntry, ChatKind, JsonMap, RollOutcome, UserInfo, WorldInfo};
 use gold_box_wasm::config::CoreConfig;
 use gold_box_wasm::effects::{Command, Input};
 use gold_box_wasm::machine::{Machine, Restored};
 use gold_box_wasm::privacy::ContextEntry;
 use gold_box_wasm::wire;
-use std::collections::BTreeMap;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
@@ -145,7 +144,7 @@ fn long_session_memory_stays_flat() {
             name: "GM".into(),
             is_gm: true,
         },
-        settings: BTreeMap::new(),
+        settings: JsonMap::new(),
     };
     send_all(
         machine

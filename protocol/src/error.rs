@@ -1,5 +1,6 @@
 //! Error codes of the protocol and the typed error a bad frame decodes to.
 
+use crate::text::{concat, push_u64};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -101,29 +102,88 @@ impl FrameError {
     }
 }
 
-impl fmt::Display for FrameError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl FrameError {
+    /// What was wrong, in words (the `Display` text), built without `core::fmt` (see
+    /// [`crate::text`]).
+    pub fn message(&self) -> String {
         match self {
-            FrameError::Malformed { reason } => write!(f, "malformed frame: {reason}"),
+            FrameError::Malformed { reason } => concat(&["malformed frame: ", reason]),
             FrameError::UnknownType { type_name } => {
-                write!(f, "unknown message type `{type_name}`")
+                concat(&["unknown message type `", type_name, "`"])
             }
             FrameError::InvalidData { type_name, reason } => {
-                write!(f, "invalid `{type_name}` data: {reason}")
+                concat(&["invalid `", type_name, "` data: ", reason])
             }
             FrameError::MissingRequestId { type_name } => {
-                write!(f, "`{type_name}` needs a `request_id`")
+                concat(&["`", type_name, "` needs a `request_id`"])
             }
             FrameError::OutOfRange {
                 type_name,
                 field,
                 value,
-            } => write!(
-                f,
-                "`{type_name}` field `{field}` is {value}, above the largest safe integer 2^53-1"
-            ),
+            } => {
+                let mut text = concat(&["`", type_name, "` field `", field, "` is "]);
+                push_u64(&mut text, *value);
+                text.push_str(", above the largest safe integer 2^53-1");
+                text
+            }
         }
     }
 }
 
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
 impl std::error::Error for FrameError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The texts `message()` builds by hand, in full, as `write!` wrote them before.
+    #[test]
+    fn each_frame_error_says_what_was_wrong_in_full() {
+        let cases = [
+            (
+                FrameError::Malformed {
+                    reason: "not JSON".into(),
+                },
+                "malformed frame: not JSON",
+            ),
+            (
+                FrameError::UnknownType {
+                    type_name: "teleport".into(),
+                },
+                "unknown message type `teleport`",
+            ),
+            (
+                FrameError::InvalidData {
+                    type_name: "ack",
+                    reason: "missing field `seq`".into(),
+                },
+                "invalid `ack` data: missing field `seq`",
+            ),
+            (
+                FrameError::MissingRequestId {
+                    type_name: "roll_ack",
+                },
+                "`roll_ack` needs a `request_id`",
+            ),
+            (
+                FrameError::OutOfRange {
+                    type_name: "connected",
+                    field: "heartbeat_ms",
+                    value: 9_007_199_254_740_992,
+                },
+                "`connected` field `heartbeat_ms` is 9007199254740992, above the largest safe integer 2^53-1",
+            ),
+        ];
+        for (error, text) in cases {
+            assert_eq!(error.message(), text);
+            assert_eq!(error.to_string(), text);
+        }
+    }
+}

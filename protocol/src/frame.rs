@@ -8,6 +8,7 @@
 
 use crate::json::{Fields, FromJson, JsonError, JsonWriter, ObjectWriter, ToJson};
 use crate::messages::*;
+use crate::text::concat;
 use crate::{FrameError, JsonValue, MAX_SAFE_INTEGER};
 use serde::de::value::{Error as ValueError, MapDeserializer};
 use serde::ser::SerializeMap;
@@ -68,9 +69,9 @@ fn json_payload<T: FromJson>(
 #[inline(never)]
 fn invalid_json_data(type_name: &'static str, error: JsonError, no_data: bool) -> FrameError {
     let reason = if no_data {
-        format!("no `data`: {error}")
+        concat(&["no `data`: ", &error.message()])
     } else {
-        error.to_string()
+        error.message()
     };
     FrameError::InvalidData { type_name, reason }
 }
@@ -306,7 +307,7 @@ macro_rules! frame_type {
             /// Decodes a parsed frame with the hand-written codec (see [`crate::json`]):
             /// the same steps and rules as [`Self::decode`].
             pub fn from_json(value: &JsonValue) -> Result<Self, FrameError> {
-                let malformed = |e: JsonError| FrameError::Malformed { reason: e.to_string() };
+                let malformed = |e: JsonError| FrameError::Malformed { reason: e.message() };
                 let fields = Fields::of(value).map_err(|_| FrameError::Malformed {
                     reason: "a frame must be a JSON object".into(),
                 })?;
@@ -314,7 +315,8 @@ macro_rules! frame_type {
                 let request_id = fields.opt("request_id").map_err(malformed)?;
                 let timestamp = fields.opt("timestamp").map_err(malformed)?;
                 let seq = fields.opt("seq").map_err(malformed)?;
-                let data = fields.get("data").filter(|data| **data != JsonValue::Null(()));
+                // `matches!`, not `!=`: a comparison would link `JsonValue`'s deep equality.
+                let data = fields.get("data").filter(|data| !matches!(data, JsonValue::Null(())));
                 let message = $message::data_from_json(&kind, data)?;
                 Self::checked(message, request_id, timestamp, seq)
             }

@@ -21,8 +21,10 @@ mod error;
 mod frame;
 mod http;
 pub mod json;
+mod map;
 mod messages;
 mod metrics;
+pub mod text;
 mod value;
 
 pub use error::{ErrorCode, FrameError};
@@ -31,6 +33,7 @@ pub use http::{
     HealthResponse, HttpError, HttpErrorBody, RollResultStatusBody, RollResultSubmission,
     TestRollRequest, TestRollResponse,
 };
+pub use map::JsonMap;
 pub use messages::*;
 pub use metrics::*;
 pub use value::JsonValue;

@@ -4,9 +4,8 @@
 //! Unknown fields are ignored on input so that a newer peer can add fields without
 //! breaking an older one.
 
-use crate::JsonValue;
+use crate::JsonMap;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// The payload of frames that carry no data (`ping`, `pong`, `ai_turn_started`).
 /// It is written as `{}`.
@@ -152,7 +151,7 @@ impl From<TurnStatus> for TurnFateStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SettingsSync {
     pub revision: u64,
-    pub settings: BTreeMap<String, JsonValue>,
+    pub settings: JsonMap,
 }
 
 /// `settings_ack`: the revision the server now holds.

@@ -12,9 +12,9 @@
 //! once, as the format describes it, with the same outcome as the derived version: `null`
 //! is `Null`, an integer that fits `i64` is `Integer`, any other number `Float`, and so on.
 
+use crate::JsonMap;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Unexpected, Visitor};
 use serde::ser::{Serialize, Serializer};
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// Any JSON value. Integers that fit `i64` stay integers; other numbers are `f64`.
@@ -33,13 +33,13 @@ pub enum JsonValue {
     /// An array.
     Array(Vec<JsonValue>),
     /// An object, with its keys sorted.
-    Object(BTreeMap<String, JsonValue>),
+    Object(JsonMap),
 }
 
 impl Default for JsonValue {
     /// An empty object: the value of a context frame sent without `data`.
     fn default() -> Self {
-        JsonValue::Object(BTreeMap::new())
+        JsonValue::Object(JsonMap::new())
     }
 }
 
@@ -143,12 +143,8 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 
     /// A key given twice keeps its last value, as the derived version did.
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonValue, A::Error> {
-        let mut object = BTreeMap::new();
-        while let Some((key, value)) = map.next_entry::<String, JsonValue>()? {
-            object.insert(key, value);
-        }
-        Ok(JsonValue::Object(object))
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<JsonValue, A::Error> {
+        crate::map::MapVisitor.visit_map(map).map(JsonValue::Object)
     }
 }
 
@@ -179,9 +175,9 @@ mod tests {
         );
         assert_eq!(
             parse(r#"{"b":{},"a":[]}"#),
-            JsonValue::Object(BTreeMap::from([
+            JsonValue::Object(JsonMap::from([
                 ("a".to_owned(), JsonValue::Array(vec![])),
-                ("b".to_owned(), JsonValue::Object(BTreeMap::new())),
+                ("b".to_owned(), JsonValue::Object(JsonMap::new())),
             ]))
         );
     }
@@ -200,7 +196,7 @@ mod tests {
     fn a_repeated_key_keeps_its_last_value() {
         assert_eq!(
             parse(r#"{"a":1,"a":2}"#),
-            JsonValue::Object(BTreeMap::from([("a".to_owned(), JsonValue::Integer(2))]))
+            JsonValue::Object(JsonMap::from([("a".to_owned(), JsonValue::Integer(2))]))
         );
     }
 

@@ -5,7 +5,6 @@
 use gold_box_protocol::json::{FromJson, ToJson};
 use gold_box_protocol::*;
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 const PROTOCOL_DOC: &str = include_str!("../../docs/PROTOCOL.md");
 
@@ -127,7 +126,7 @@ fn client_examples() -> Vec<(&'static str, ClientFrame)> {
             r#"{"type":"settings_sync","request_id":"sync-3","data":{"revision":3,"settings":{"aiRole":"dm","contextMessages":15}}}"#,
             ClientFrame::new(ClientMessage::SettingsSync(SettingsSync {
                 revision: 3,
-                settings: BTreeMap::from([
+                settings: JsonMap::from([
                     ("aiRole".to_owned(), JsonValue::String("dm".into())),
                     ("contextMessages".to_owned(), JsonValue::Integer(15)),
                 ]),
@@ -157,12 +156,12 @@ fn client_examples() -> Vec<(&'static str, ClientFrame)> {
         (
             r#"{"type":"combat_state","data":{"round":2,"turn":1,"combatants":[{"name":"Goblin","hp":7}]}}"#,
             ClientFrame::new(ClientMessage::CombatState(JsonValue::Object(
-                BTreeMap::from([
+                JsonMap::from([
                     ("round".to_owned(), JsonValue::Integer(2)),
                     ("turn".to_owned(), JsonValue::Integer(1)),
                     (
                         "combatants".to_owned(),
-                        JsonValue::Array(vec![JsonValue::Object(BTreeMap::from([
+                        JsonValue::Array(vec![JsonValue::Object(JsonMap::from([
                             ("name".to_owned(), JsonValue::String("Goblin".into())),
                             ("hp".to_owned(), JsonValue::Integer(7)),
                         ]))]),
@@ -186,7 +185,7 @@ fn client_examples() -> Vec<(&'static str, ClientFrame)> {
         (
             r#"{"type":"chat_message","data":{"speaker":"Aria","content":"Hello"}}"#,
             ClientFrame::new(ClientMessage::ChatMessage(JsonValue::Object(
-                BTreeMap::from([
+                JsonMap::from([
                     ("speaker".to_owned(), JsonValue::String("Aria".into())),
                     ("content".to_owned(), JsonValue::String("Hello".into())),
                 ]),
@@ -194,17 +193,15 @@ fn client_examples() -> Vec<(&'static str, ClientFrame)> {
         ),
         (
             r#"{"type":"dice_roll","data":{"formula":"1d6","total":4}}"#,
-            ClientFrame::new(ClientMessage::DiceRoll(JsonValue::Object(BTreeMap::from(
-                [
-                    ("formula".to_owned(), JsonValue::String("1d6".into())),
-                    ("total".to_owned(), JsonValue::Integer(4)),
-                ],
-            )))),
+            ClientFrame::new(ClientMessage::DiceRoll(JsonValue::Object(JsonMap::from([
+                ("formula".to_owned(), JsonValue::String("1d6".into())),
+                ("total".to_owned(), JsonValue::Integer(4)),
+            ])))),
         ),
         (
             r#"{"type":"combat_context","data":{"scene":"Cragmaw Hideout"}}"#,
             ClientFrame::new(ClientMessage::CombatContext(JsonValue::Object(
-                BTreeMap::from([(
+                JsonMap::from([(
                     "scene".to_owned(),
                     JsonValue::String("Cragmaw Hideout".into()),
                 )]),

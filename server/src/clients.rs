@@ -16,8 +16,8 @@
 //! The lock is a plain mutex held for map operations only, never across an `.await`.
 
 use crate::link::{Link, NotSent};
-use gold_box_protocol::{JsonValue, ResumeFrom, Resumed, ServerFrame, SettingsSync};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use gold_box_protocol::{JsonMap, JsonValue, ResumeFrom, Resumed, ServerFrame, SettingsSync};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -39,7 +39,7 @@ const REMEMBERED_TURNS: usize = 64;
 pub struct HeldSettings {
     /// `None` until the first sync.
     pub revision: Option<u64>,
-    pub values: BTreeMap<String, JsonValue>,
+    pub values: JsonMap,
 }
 
 /// What happened to a session frame.
@@ -521,7 +521,7 @@ mod tests {
     fn sync(revision: u64, role: &str) -> SettingsSync {
         SettingsSync {
             revision,
-            settings: BTreeMap::from([("aiRole".to_owned(), JsonValue::String(role.to_owned()))]),
+            settings: JsonMap::from([("aiRole".to_owned(), JsonValue::String(role.to_owned()))]),
         }
     }
 

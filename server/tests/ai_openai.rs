@@ -18,7 +18,7 @@ use gold_box_protocol::{
 use gold_box_server::Config;
 use gold_box_server::ai::{AiEngine, ToolFailure, TurnOutcome, TurnRequest, TurnTools};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -231,7 +231,7 @@ impl TurnTools for Table {
 }
 
 fn attack_turn() -> TurnRequest {
-    let mut settings = BTreeMap::new();
+    let mut settings = gold_box_protocol::JsonMap::new();
     settings.insert(
         "aiRole".to_owned(),
         gold_box_protocol::JsonValue::String("dm".into()),

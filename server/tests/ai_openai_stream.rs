@@ -12,7 +12,7 @@ use gold_box_protocol::{AiMessage, DieResult, DieTerm, NarrationDelta, RollOutco
 use gold_box_server::Config;
 use gold_box_server::ai::{AiEngine, ToolFailure, TurnRequest, TurnTools};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -229,7 +229,7 @@ impl TurnTools for Table {
 }
 
 fn attack_turn() -> TurnRequest {
-    let mut settings = BTreeMap::new();
+    let mut settings = gold_box_protocol::JsonMap::new();
     settings.insert(
         "aiRole".to_owned(),
         gold_box_protocol::JsonValue::String("dm".into()),

@@ -26,8 +26,9 @@ use crate::id_map::IdMap;
 use crate::machine::{Machine, Restored};
 use crate::privacy::ContextEntry;
 use gold_box_protocol::json::FromJson;
+use gold_box_protocol::text::concat;
 use gold_box_protocol::{ChatEntry, RollOutcome};
-use std::cell::RefCell;
+use std::cell::{Ref, RefCell, RefMut};
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
@@ -69,6 +70,21 @@ impl Drop for Runtime {
 
 type Shared = Rc<RefCell<Runtime>>;
 
+/// The runtime, borrowed mutably; [`read`] borrows it to read. Every borrow goes through
+/// these two: each direct `borrow_mut()` call site passed its own panic location (16
+/// bytes of .wasm data and the code to pass it). A borrow that fails (a bug: no borrow
+/// is held across a call into JavaScript) still panics, reported at this line.
+#[inline(never)]
+fn write(shared: &Shared) -> RefMut<'_, Runtime> {
+    shared.borrow_mut()
+}
+
+/// The runtime, borrowed to read (see [`write`]).
+#[inline(never)]
+fn read(shared: &Shared) -> Ref<'_, Runtime> {
+    shared.borrow()
+}
+
 fn now_ms() -> u64 {
     js_sys::Date::now() as u64
 }
@@ -109,8 +125,8 @@ impl GoldBoxCore {
     /// reload are delivered.
     pub fn start(&self, config: JsValue) -> Result<(), JsError> {
         let config = js_json::from_js(&config)
-            .and_then(|config| CoreConfig::from_json(&config).map_err(|e| e.to_string()))
-            .map_err(|e| JsError::new(&format!("Gold Box: invalid configuration: {e}")))?;
+            .and_then(|config| CoreConfig::from_json(&config).map_err(|e| e.message()))
+            .map_err(|e| JsError::new(&concat(&["Gold Box: invalid configuration: ", &e])))?;
         // Everything that reads the browser is read before the runtime is borrowed.
         let client_id = storage::client_id(&config.user.id);
         let seed = random_seed();
@@ -121,33 +137,33 @@ impl GoldBoxCore {
         };
         let now = now_ms();
         let started = {
-            let mut runtime = self.shared.borrow_mut();
+            let mut runtime = write(&self.shared);
             if runtime.machine.client_id() != client_id {
                 runtime.machine = Machine::new(client_id, seed);
             }
             runtime.machine.start(config, stored, now)
         };
-        let commands = started.map_err(|e| JsError::new(&e.to_string()))?;
+        let commands = started.map_err(|e| JsError::new(&e.message()))?;
         run(&self.shared, commands);
         Ok(())
     }
 
     /// Closes the connection and cancels every timer.
     pub fn stop(&self) {
-        let commands = self.shared.borrow_mut().machine.stop();
+        let commands = write(&self.shared).machine.stop();
         run(&self.shared, commands);
     }
 
     /// The connection state: `idle`, `connecting`, `connected`, `reconnecting`,
     /// `auth_failed`, `incompatible` or `replaced`.
     pub fn state(&self) -> String {
-        self.shared.borrow().machine.state().as_str().to_owned()
+        read(&self.shared).machine.state().as_str().to_owned()
     }
 
     /// This browser tab's client id (`gb-<userId>-<random>`).
     #[wasm_bindgen(js_name = clientId)]
     pub fn client_id(&self) -> String {
-        self.shared.borrow().machine.client_id().to_owned()
+        read(&self.shared).machine.client_id().to_owned()
     }
 
     /// A Gold Box setting changed: the server URL and token reconnect; any other setting
@@ -155,9 +171,12 @@ impl GoldBoxCore {
     #[wasm_bindgen(js_name = settingChanged)]
     pub fn setting_changed(&self, key: String, value: JsValue) -> Result<(), JsError> {
         let value = js_json::from_js(&value).map_err(|e| {
-            JsError::new(&format!(
-                "Gold Box: setting `{key}` has a value that is not JSON: {e}"
-            ))
+            JsError::new(&concat(&[
+                "Gold Box: setting `",
+                &key,
+                "` has a value that is not JSON: ",
+                &e,
+            ]))
         })?;
         feed(&self.shared, Input::SettingChanged { key, value });
         Ok(())
@@ -166,13 +185,13 @@ impl GoldBoxCore {
     /// Whether a settings change has not reached the server yet.
     #[wasm_bindgen(js_name = settingsPending)]
     pub fn settings_pending(&self) -> bool {
-        self.shared.borrow().machine.settings_pending()
+        read(&self.shared).machine.settings_pending()
     }
 
     /// Roll results stored and not yet answered by the server.
     #[wasm_bindgen(js_name = outboxSize)]
     pub fn outbox_size(&self) -> usize {
-        self.shared.borrow().machine.outbox_len()
+        read(&self.shared).machine.outbox_len()
     }
 
     /// How many of the latest chat messages `takeAiTurn` should be given: the
@@ -180,20 +199,20 @@ impl GoldBoxCore {
     /// leave out. The core filters, cuts and budgets what it gets.
     #[wasm_bindgen(js_name = contextScan)]
     pub fn context_scan(&self) -> usize {
-        self.shared.borrow().machine.context_scan()
+        read(&self.shared).machine.context_scan()
     }
 
     /// Futures the core has running (roll loops, fallback POSTs).
     #[wasm_bindgen(js_name = runningTasks)]
     pub fn running_tasks(&self) -> usize {
-        self.shared.borrow().tasks.len()
+        read(&self.shared).tasks.len()
     }
 
     /// Stops the AI turn under way (the Stop button): the server drops it and it ends
     /// as `cancelled`. Safe at any time; a second call, or one with no turn, does nothing.
     #[wasm_bindgen(js_name = cancelTurn)]
     pub fn cancel_turn(&self) {
-        let commands = self.shared.borrow_mut().machine.cancel_turn(now_ms());
+        let commands = write(&self.shared).machine.cancel_turn(now_ms());
         run(&self.shared, commands);
     }
 
@@ -207,7 +226,7 @@ impl GoldBoxCore {
     pub fn take_ai_turn(&self, entries: JsValue) -> Result<js_sys::Promise, JsError> {
         let chat = context_entries(entries)?;
         let now = now_ms();
-        let taken = self.shared.borrow_mut().machine.take_turn(chat, now);
+        let taken = write(&self.shared).machine.take_turn(chat, now);
         let (request_id, commands) = match taken {
             Ok(taken) => taken,
             Err(message) => return Ok(js_sys::Promise::reject(&JsError::new(&message).into())),
@@ -218,7 +237,7 @@ impl GoldBoxCore {
             settle = Some(PendingTurn { resolve, reject });
         });
         if let Some(pending) = settle {
-            self.shared.borrow_mut().turns.insert(request_id, pending);
+            write(&self.shared).turns.insert(request_id, pending);
         }
         run(&self.shared, commands);
         Ok(promise)
@@ -234,7 +253,7 @@ impl GoldBoxCore {
         note: Option<String>,
     ) -> Result<js_sys::Promise, JsError> {
         let now = now_ms();
-        let taken = self.shared.borrow_mut().machine.regenerate(turn, note, now);
+        let taken = write(&self.shared).machine.regenerate(turn, note, now);
         let (request_id, commands) = match taken {
             Ok(taken) => taken,
             Err(message) => return Ok(js_sys::Promise::reject(&JsError::new(&message).into())),
@@ -244,7 +263,7 @@ impl GoldBoxCore {
             settle = Some(PendingTurn { resolve, reject });
         });
         if let Some(pending) = settle {
-            self.shared.borrow_mut().turns.insert(request_id, pending);
+            write(&self.shared).turns.insert(request_id, pending);
         }
         run(&self.shared, commands);
         Ok(promise)
@@ -253,7 +272,7 @@ impl GoldBoxCore {
     /// Tells the server the GM discarded `turn`'s narration.
     #[wasm_bindgen(js_name = discardNarration)]
     pub fn discard_narration(&self, turn: String) {
-        let commands = self.shared.borrow_mut().machine.discard(turn);
+        let commands = write(&self.shared).machine.discard(turn);
         run(&self.shared, commands);
     }
 }
@@ -265,24 +284,26 @@ fn context_entries(entries: JsValue) -> Result<Vec<ContextEntry>, JsError> {
         return Err(JsError::new("Gold Box: invalid chat context: not an array"));
     }
     let marker = JsValue::from_str("visibility");
-    js_sys::Array::from(&entries)
-        .iter()
-        .map(|item| {
-            let seen_by_all = js_sys::Reflect::get(&item, &marker)
-                .ok()
-                .and_then(|v| v.as_string())
-                .is_some_and(|v| v == "public");
-            let entry = js_json::from_js(&item)
-                .and_then(|entry| ChatEntry::from_json(&entry).map_err(|e| e.to_string()))
-                .map_err(|e| JsError::new(&format!("Gold Box: invalid chat context: {e}")))?;
-            Ok(ContextEntry { entry, seen_by_all })
-        })
-        .collect()
+    let items = js_sys::Array::from(&entries);
+    // A plain loop: `collect` into a `Result` is several generic adapters (about 1 KB of
+    // .wasm for this one).
+    let mut read = Vec::with_capacity(items.length() as usize);
+    for item in items.iter() {
+        let seen_by_all = js_sys::Reflect::get(&item, &marker)
+            .ok()
+            .and_then(|v| v.as_string())
+            .is_some_and(|v| v == "public");
+        let entry = js_json::from_js(&item)
+            .and_then(|entry| ChatEntry::from_json(&entry).map_err(|e| e.message()))
+            .map_err(|e| JsError::new(&concat(&["Gold Box: invalid chat context: ", &e])))?;
+        read.push(ContextEntry { entry, seen_by_all });
+    }
+    Ok(read)
 }
 
 fn feed(shared: &Shared, input: Input) {
     let now = now_ms();
-    let commands = shared.borrow_mut().machine.handle(input, now);
+    let commands = write(shared).machine.handle(input, now);
     run(shared, commands);
 }
 
@@ -290,8 +311,10 @@ fn feed(shared: &Shared, input: Input) {
 /// stack, drains it: one command at a time, no borrow held while each runs.
 fn run(shared: &Shared, commands: Vec<Command>) {
     {
-        let mut runtime = shared.borrow_mut();
-        runtime.queue.extend(commands);
+        let mut runtime = write(shared);
+        for command in commands {
+            runtime.queue.push_back(command);
+        }
         if runtime.draining {
             return;
         }
@@ -299,7 +322,7 @@ fn run(shared: &Shared, commands: Vec<Command>) {
     }
     loop {
         let next = {
-            let mut runtime = shared.borrow_mut();
+            let mut runtime = write(shared);
             let next = runtime.queue.pop_front();
             if next.is_none() {
                 runtime.draining = false;
@@ -319,7 +342,7 @@ fn execute(shared: &Shared, command: Command) {
         Command::OpenSocket { url } => open_socket(shared, &url),
         Command::Send(frame) => {
             let text = crate::wire::encode_client_frame(&frame);
-            let ws = shared.borrow().socket.as_ref().map(Socket::handle);
+            let ws = read(shared).socket.as_ref().map(Socket::handle);
             let sent = ws
                 .filter(|ws| ws.ready_state() == web_sys::WebSocket::OPEN)
                 .map(|ws| ws.send_with_str(&text));
@@ -330,7 +353,7 @@ fn execute(shared: &Shared, command: Command) {
             }
         }
         Command::CloseSocket { code, reason } => {
-            let socket = shared.borrow_mut().socket.take();
+            let socket = write(shared).socket.take();
             if let Some(socket) = socket {
                 socket.close(code, &reason);
             }
@@ -340,15 +363,15 @@ fn execute(shared: &Shared, command: Command) {
             let fired = kind.clone();
             let delay = u32::try_from(delay_ms).unwrap_or(u32::MAX);
             let timeout = Timeout::new(delay, move || on_timer(&weak, fired));
-            let replaced = shared.borrow_mut().timers.put(kind, timeout);
+            let replaced = write(shared).timers.put(kind, timeout);
             drop(replaced);
         }
         Command::CancelTimer(kind) => {
-            let cancelled = shared.borrow_mut().timers.take(&kind);
+            let cancelled = write(shared).timers.take(&kind);
             drop(cancelled);
         }
         Command::Emit(event) => {
-            let host = shared.borrow().host.clone();
+            let host = read(shared).host.clone();
             host.emit(&event);
         }
         Command::Roll {
@@ -356,8 +379,8 @@ fn execute(shared: &Shared, command: Command) {
             rolls,
             audience,
         } => {
-            let host = shared.borrow().host.clone();
-            let (task, cancel) = shared.borrow_mut().tasks.register(None);
+            let host = read(shared).host.clone();
+            let (task, cancel) = write(shared).tasks.register(None);
             let weak = Rc::downgrade(shared);
             wasm_bindgen_futures::spawn_local(async move {
                 let mut results: Vec<RollOutcome> = Vec::with_capacity(rolls.len());
@@ -372,7 +395,7 @@ fn execute(shared: &Shared, command: Command) {
                     return;
                 }
                 if let Some(shared) = weak.upgrade() {
-                    let finished = shared.borrow_mut().tasks.finish(task);
+                    let finished = write(&shared).tasks.finish(task);
                     drop(finished);
                     feed(
                         &shared,
@@ -399,7 +422,7 @@ fn execute(shared: &Shared, command: Command) {
             let body = crate::wire::encode(&body);
             let controller = web_sys::AbortController::new().ok();
             let signal = controller.as_ref().map(|c| c.signal());
-            let (task, cancel) = shared.borrow_mut().tasks.register(controller);
+            let (task, cancel) = write(shared).tasks.register(controller);
             let weak = Rc::downgrade(shared);
             wasm_bindgen_futures::spawn_local(async move {
                 let status = match &signal {
@@ -410,7 +433,7 @@ fn execute(shared: &Shared, command: Command) {
                     return;
                 }
                 if let Some(shared) = weak.upgrade() {
-                    let finished = shared.borrow_mut().tasks.finish(task);
+                    let finished = write(&shared).tasks.finish(task);
                     drop(finished);
                     feed(&shared, Input::Posted { request_id, status });
                 }
@@ -420,7 +443,7 @@ fn execute(shared: &Shared, command: Command) {
             request_id,
             outcome,
         } => {
-            let pending = shared.borrow_mut().turns.remove(&request_id);
+            let pending = write(shared).turns.remove(&request_id);
             if let Some(pending) = pending {
                 let _ = match outcome {
                     Ok(()) => pending
@@ -438,7 +461,7 @@ fn execute(shared: &Shared, command: Command) {
 fn on_timer(weak: &Weak<RefCell<Runtime>>, kind: TimerKind) {
     let Some(shared) = weak.upgrade() else { return };
     // Forget the fired timer; it is dropped (a no-op `clearTimeout`) after the borrow.
-    let fired = shared.borrow_mut().timers.take(&kind);
+    let fired = write(&shared).timers.take(&kind);
     drop(fired);
     feed(&shared, Input::Timer(kind));
 }
@@ -454,18 +477,18 @@ fn open_socket(shared: &Shared, url: &str) {
                 Err(reason) => Input::UnreadableFrame(reason),
             },
             SocketEvent::Closed { code, reason } => {
-                let closed = shared.borrow_mut().socket.take();
+                let closed = write(&shared).socket.take();
                 drop(closed);
                 Input::SocketClosed { code, reason }
             }
         };
         feed(&shared, input);
     };
-    let previous = shared.borrow_mut().socket.take();
+    let previous = write(shared).socket.take();
     drop(previous);
     match Socket::open(url, on_event) {
         Ok(socket) => {
-            let replaced = shared.borrow_mut().socket.replace(socket);
+            let replaced = write(shared).socket.replace(socket);
             drop(replaced);
         }
         Err(error) => {

@@ -4,6 +4,7 @@
 use super::js_json;
 use crate::effects::CoreEvent;
 use gold_box_protocol::json::FromJson;
+use gold_box_protocol::text::concat;
 use gold_box_protocol::{RollOutcome, RollRequest};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -94,11 +95,12 @@ impl Host {
         };
         match JsFuture::from(promise).await {
             Ok(value) => js_json::from_js(&value)
-                .and_then(|value| RollOutcome::from_json(&value).map_err(|e| e.to_string()))
+                .and_then(|value| RollOutcome::from_json(&value).map_err(|e| e.message()))
                 .unwrap_or_else(|e| {
-                    failed(format!(
-                        "the dice bridge returned an unreadable outcome: {e}"
-                    ))
+                    failed(concat(&[
+                        "the dice bridge returned an unreadable outcome: ",
+                        &e,
+                    ]))
                 }),
             Err(error) => failed(describe(&error)),
         }

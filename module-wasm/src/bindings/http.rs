@@ -1,6 +1,7 @@
 //! `POST /api/roll-result` from the browser, with `fetch`, abortable: the caller keeps
 //! the `AbortController` and aborts the request when the core that asked for it is gone.
 
+use gold_box_protocol::text::concat;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Headers, Request, RequestInit, Response};
@@ -12,7 +13,7 @@ pub async fn post_json(url: &str, token: &str, body: &str, signal: &AbortSignal)
     let headers = Headers::new().ok()?;
     headers.set("content-type", "application/json").ok()?;
     headers
-        .set("authorization", &format!("Bearer {token}"))
+        .set("authorization", &concat(&["Bearer ", token]))
         .ok()?;
     let init = RequestInit::new();
     init.set_method("POST");

@@ -7,8 +7,8 @@
 //! part that differs in the browser. It replaced serde-wasm-bindgen, whose per-type
 //! code and float formatting made up about a quarter of the .wasm (docs/BENCHMARKS.md).
 
-use gold_box_protocol::JsonValue;
-use std::collections::BTreeMap;
+use gold_box_protocol::text::concat;
+use gold_box_protocol::{JsonMap, JsonValue};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Parses JSON text with the browser's `JSON.parse`.
@@ -42,15 +42,16 @@ pub fn from_js(value: &JsValue) -> Result<JsonValue, String> {
     }
     if js_sys::Array::is_array(value) {
         let array: &js_sys::Array = value.unchecked_ref();
-        return array
-            .iter()
-            .map(|item| from_js(&item))
-            .collect::<Result<_, _>>()
-            .map(JsonValue::Array);
+        // A plain loop, not `collect` into a `Result` (generic adapters of its own).
+        let mut items = Vec::with_capacity(array.length() as usize);
+        for item in array.iter() {
+            items.push(from_js(&item)?);
+        }
+        return Ok(JsonValue::Array(items));
     }
     if value.is_object() {
         let object: &js_sys::Object = value.unchecked_ref();
-        let mut map = BTreeMap::new();
+        let mut map = JsonMap::new();
         for key in js_sys::Object::keys(object).iter() {
             let item = js_sys::Reflect::get(value, &key)
                 .map_err(|_| "an object property could not be read".to_owned())?;
@@ -58,7 +59,7 @@ pub fn from_js(value: &JsValue) -> Result<JsonValue, String> {
                 continue;
             }
             let key = key.as_string().unwrap_or_default();
-            let item = from_js(&item).map_err(|e| format!("`{key}`: {e}"))?;
+            let item = from_js(&item).map_err(|e| concat(&["`", &key, "`: ", &e]))?;
             map.insert(key, item);
         }
         return Ok(JsonValue::Object(map));

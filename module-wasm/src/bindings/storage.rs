@@ -9,6 +9,7 @@ use crate::machine::ResumePoint;
 use crate::outbox::StoredRoll;
 use crate::settled::SettledRoll;
 use gold_box_protocol::json::{FromJson, ToJson};
+use gold_box_protocol::text::concat;
 
 const OUTBOX_PREFIX: &str = "gold-box.outbox.";
 /// Settled markers have their own prefix: the outbox keys hold only what still waits
@@ -27,7 +28,7 @@ fn session_storage() -> Option<web_sys::Storage> {
 /// The client id for `user_id`: the stored one when it belongs to this user, else a new
 /// `gb-<userId>-<random>` that is stored.
 pub fn client_id(user_id: &str) -> String {
-    let prefix = format!("gb-{user_id}-");
+    let prefix = concat(&["gb-", user_id, "-"]);
     let storage = session_storage();
     let stored = storage
         .as_ref()
@@ -36,10 +37,10 @@ pub fn client_id(user_id: &str) -> String {
     if let Some(stored) = stored {
         return stored;
     }
-    let random: String = (0..12)
-        .map(|_| char::from_digit((js_sys::Math::random() * 36.0) as u32 % 36, 36).unwrap_or('0'))
-        .collect();
-    let id = format!("{prefix}{random}");
+    let mut id = prefix;
+    for _ in 0..12 {
+        id.push(char::from_digit((js_sys::Math::random() * 36.0) as u32 % 36, 36).unwrap_or('0'));
+    }
     if let Some(storage) = storage {
         let _ = storage.set_item(CLIENT_ID_KEY, &id);
     }
@@ -61,10 +62,15 @@ fn load_all<T: FromJson>(prefix: &str) -> Vec<T> {
         return Vec::new();
     };
     let length = storage.length().unwrap_or(0);
-    let keys: Vec<String> = (0..length)
-        .filter_map(|i| storage.key(i).ok().flatten())
-        .filter(|key| key.starts_with(prefix))
-        .collect();
+    // Plain loops here: iterator adapters are compiled once per use.
+    let mut keys: Vec<String> = Vec::new();
+    for i in 0..length {
+        if let Some(key) = storage.key(i).ok().flatten()
+            && key.starts_with(prefix)
+        {
+            keys.push(key);
+        }
+    }
     let mut entries = Vec::new();
     for key in keys {
         let parsed = storage
@@ -101,23 +107,26 @@ pub fn store_settled(marker: &SettledRoll) {
 fn store<T: ToJson>(prefix: &str, request_id: &str, value: &T, what: &str) {
     let stored = session_storage().and_then(|storage| {
         let text = crate::wire::encode(value);
-        storage
-            .set_item(&format!("{prefix}{request_id}"), &text)
-            .ok()
+        storage.set_item(&concat(&[prefix, request_id]), &text).ok()
     });
     if stored.is_none() {
         web_sys::console::warn_1(
-            &format!("Gold Box: {what} could not be written to browser storage").into(),
+            &concat(&[
+                "Gold Box: ",
+                what,
+                " could not be written to browser storage",
+            ])
+            .into(),
         );
     }
 }
 
 pub fn delete_outbox(request_id: &str) {
-    remove(&format!("{OUTBOX_PREFIX}{request_id}"));
+    remove(&concat(&[OUTBOX_PREFIX, request_id]));
 }
 
 pub fn delete_settled(request_id: &str) {
-    remove(&format!("{SETTLED_PREFIX}{request_id}"));
+    remove(&concat(&[SETTLED_PREFIX, request_id]));
 }
 
 fn remove(key: &str) {

@@ -133,15 +133,16 @@ impl Machine {
         } else {
             config.token = text;
         }
-        config.settings = BTreeMap::new();
+        config.settings = JsonMap::new();
         let pending_settings = std::mem::take(&mut self.settings);
         match self.start(config, Restored::default(), now_ms) {
-            Ok(restart) => commands.extend(restart),
+            // `append`, not `extend`: the same move, without an `Extend` of its own.
+            Ok(mut restart) => commands.append(&mut restart),
             Err(error) => {
-                commands.extend(self.stop());
+                commands.append(&mut self.stop());
                 commands.push(Command::Emit(CoreEvent::State {
                     state: ConnectionState::Idle,
-                    detail: Some(error.to_string()),
+                    detail: Some(error.message()),
                 }));
             }
         }

@@ -15,6 +15,7 @@
 //! replayed `chat_response` is posted as a message of its own.
 
 use super::*;
+use gold_box_protocol::text::trim;
 use gold_box_protocol::{NarrationDelta, NarrationDiscard, NarrationRegenerate};
 
 /// The preview of one turn.
@@ -42,16 +43,13 @@ impl Machine {
             return Err("no turn named to regenerate".into());
         }
         let mut commands = Vec::new();
-        let request_id = format!(
-            "turn-{}-{}-{}",
-            self.client_id, self.load_tag, self.next_turn
-        );
+        let request_id = self.turn_request_id();
         self.next_turn += 1;
         // The new narration is written from the same conversation: it is seen by whom the
         // original turn's output was, whatever the setting says now.
         let privacy = self.privacy.of(&turn);
         self.privacy.insert(request_id.clone(), privacy);
-        let note = note.filter(|note| !note.trim().is_empty());
+        let note = note.filter(|note| !trim(note).is_empty());
         self.send(
             ClientFrame::new(ClientMessage::NarrationRegenerate(NarrationRegenerate {
                 turn,

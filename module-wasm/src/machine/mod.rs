@@ -32,28 +32,23 @@ use crate::privacy::{
 };
 use crate::settings::{AckEffect, CONNECTION_KEYS, DEBOUNCE_MS, SettingsTracker};
 use crate::settled::{Settled, SettledRoll};
+use gold_box_protocol::text::{concat, push_u64};
 use gold_box_protocol::{
     Ack, AiTurnComplete, ChatEntry, ChatRequest, ChatResponse, ClientFrame, ClientMessage, Connect,
-    Connected, Empty, ErrorCode, ErrorData, ExecuteRoll, JsonValue, PROTOCOL_VERSION, ResumeFrom,
-    Resumed, RollAck, RollOutcome, RollRequest, RollResult, RollResultSubmission, ServerFrame,
-    ServerMessage,
+    Connected, Empty, ErrorCode, ErrorData, ExecuteRoll, JsonMap, JsonValue, PROTOCOL_VERSION,
+    ResumeFrom, Resumed, RollAck, RollOutcome, RollRequest, RollResult, RollResultSubmission,
+    ServerFrame, ServerMessage,
 };
 pub use session::{MISSED_OUTPUT, ResumePoint};
-use std::collections::BTreeMap;
 pub use stop::{DEFAULT_MAX_TURN_MS, TURN_BOUND_MARGIN_MS};
 pub use turns::{NOT_RECEIVED, STOPPED, TURN_ANSWER_MS};
 
-/// `n` in base 36 (digits and lower-case letters), for short ids.
-fn base36(mut n: u64) -> String {
-    let mut digits = Vec::new();
-    loop {
-        digits.push(char::from_digit((n % 36) as u32, 36).unwrap_or('0'));
-        n /= 36;
-        if n == 0 {
-            break;
-        }
+/// Appends `n` in base 36 (digits and lower-case letters), for short ids.
+fn push_base36(out: &mut String, n: u64) {
+    if n >= 36 {
+        push_base36(out, n / 36);
     }
-    digits.iter().rev().collect()
+    out.push(char::from_digit((n % 36) as u32, 36).unwrap_or('0'));
 }
 
 /// How long after a `ping` the socket is taken for dead without a `pong`.
@@ -227,7 +222,10 @@ impl Machine {
         self.attempt = 0;
         if self.load_tag.is_empty() {
             let random = (self.jitter.next_unit() * 46_656.0) as u64; // 36^3
-            self.load_tag = format!("{}{}", base36(now_ms), base36(random));
+            let mut tag = String::new();
+            push_base36(&mut tag, now_ms);
+            push_base36(&mut tag, random);
+            self.load_tag = tag;
         }
         if let Some(point) = stored.resume {
             self.resume = point;
@@ -235,12 +233,7 @@ impl Machine {
         for marker in stored.settled {
             self.settled.insert(marker);
         }
-        commands.extend(
-            self.settled
-                .prune(now_ms)
-                .into_iter()
-                .map(Command::DeleteSettled),
-        );
+        self.prune_settled(now_ms, &mut commands);
         for roll in stored.outbox {
             self.restore(roll, now_ms, &mut commands);
         }
@@ -381,7 +374,7 @@ impl Machine {
     pub(super) fn on_unreadable_frame(&mut self, reason: String, commands: &mut Vec<Command>) {
         commands.push(Command::Emit(CoreEvent::Error {
             code: ErrorCode::InvalidMessage,
-            message: format!("the server sent a frame this module cannot read: {reason}"),
+            message: concat(&["the server sent a frame this module cannot read: ", &reason]),
             request_id: None,
         }));
     }
@@ -399,7 +392,8 @@ impl Machine {
                 }
             }
             TimerKind::Heartbeat if self.state == ConnectionState::Connected => {
-                let request_id = format!("ping-{}", self.next_ping);
+                let mut request_id = String::from("ping-");
+                push_u64(&mut request_id, self.next_ping);
                 self.next_ping += 1;
                 self.send(
                     ClientFrame::new(ClientMessage::Ping(Empty {})).with_request_id(request_id),

@@ -38,12 +38,16 @@ impl Machine {
     /// runs one turn at a time); the stricter if more than one is followed, and the GMs
     /// when no turn this page asked for is under way.
     pub(super) fn rolls_privacy(&self) -> TurnPrivacy {
-        self.open_turns
-            .iter()
-            .chain(self.awaiting_turns.keys())
-            .map(|id| self.privacy.of(id))
-            .reduce(TurnPrivacy::stricter)
-            .unwrap_or(TurnPrivacy::UNKNOWN)
+        // A plain loop: an iterator chain is compiled on its own.
+        let mut privacy = None;
+        for id in self.open_turns.iter().chain(self.awaiting_turns.keys()) {
+            let this = self.privacy.of(id);
+            privacy = Some(match privacy {
+                Some(before) => TurnPrivacy::stricter(before, this),
+                None => this,
+            });
+        }
+        privacy.unwrap_or(TurnPrivacy::UNKNOWN)
     }
 }
 

@@ -20,17 +20,16 @@ impl Machine {
             return;
         }
         let Some(results) = stored.results else {
-            let results: Vec<RollOutcome> = stored
-                .rolls
-                .iter()
-                .map(|roll| RollOutcome {
+            let mut results: Vec<RollOutcome> = Vec::with_capacity(stored.rolls.len());
+            for roll in &stored.rolls {
+                results.push(RollOutcome {
                     formula: roll.formula.clone(),
                     flavor: roll.flavor.clone(),
                     total: None,
                     dice: Vec::new(),
                     error: Some(INTERRUPTED_ROLL.into()),
-                })
-                .collect();
+                });
+            }
             let interrupted = StoredRoll {
                 results: Some(results),
                 ..stored
@@ -52,6 +51,13 @@ impl Machine {
         self.add_to_outbox(entry, now_ms, commands);
     }
 
+    /// Drops the settled markers that can no longer matter, from memory and storage.
+    pub(super) fn prune_settled(&mut self, now_ms: u64, commands: &mut Vec<Command>) {
+        for request_id in self.settled.prune(now_ms) {
+            commands.push(Command::DeleteSettled(request_id));
+        }
+    }
+
     pub(super) fn on_execute_roll(
         &mut self,
         request_id: String,
@@ -59,12 +65,7 @@ impl Machine {
         now_ms: u64,
         commands: &mut Vec<Command>,
     ) {
-        commands.extend(
-            self.settled
-                .prune(now_ms)
-                .into_iter()
-                .map(Command::DeleteSettled),
-        );
+        self.prune_settled(now_ms, commands);
         if self.outbox.contains(&request_id) {
             // Asked again (a reconnect, a takeover): send what was rolled, never roll again.
             let step = self.outbox.start(&request_id, true);
@@ -178,7 +179,7 @@ impl Machine {
                 };
                 commands.push(Command::PostRollResult {
                     request_id: request_id.to_owned(),
-                    url: format!("{base}/api/roll-result"),
+                    url: concat(&[&base, "/api/roll-result"]),
                     token: config.token.clone(),
                     body: submission,
                 });
@@ -215,20 +216,17 @@ impl Machine {
         if !self.outbox.contains(request_id) {
             return;
         }
-        commands.extend(
-            self.settled
-                .prune(now_ms)
-                .into_iter()
-                .map(Command::DeleteSettled),
-        );
+        self.prune_settled(now_ms, commands);
         self.settle_roll(request_id, commands);
         if let Some(error) = ack.error {
             commands.push(Command::Emit(CoreEvent::Error {
                 code: ErrorCode::InvalidMessage,
-                message: format!(
-                    "the server refused a roll result ({}): {error}",
-                    ack.status.as_str()
-                ),
+                message: concat(&[
+                    "the server refused a roll result (",
+                    ack.status.as_str(),
+                    "): ",
+                    &error,
+                ]),
                 request_id: Some(request_id.to_owned()),
             }));
         }
@@ -243,12 +241,7 @@ impl Machine {
     ) {
         match status {
             Some(status) if http_status_answers(status) => {
-                commands.extend(
-                    self.settled
-                        .prune(now_ms)
-                        .into_iter()
-                        .map(Command::DeleteSettled),
-                );
+                self.prune_settled(now_ms, commands);
                 self.settle_roll(request_id, commands)
             }
             _ => self.outbox.on_post_failed(request_id),

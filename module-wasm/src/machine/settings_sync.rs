@@ -41,7 +41,8 @@ impl Machine {
             return;
         }
         let sync = self.settings.next_sync(now_ms);
-        let request_id = format!("sync-{}-{}", self.load_tag, sync.revision);
+        let mut request_id = concat(&["sync-", &self.load_tag, "-"]);
+        push_u64(&mut request_id, sync.revision);
         self.send(
             ClientFrame::new(ClientMessage::SettingsSync(sync)).with_request_id(request_id),
             commands,

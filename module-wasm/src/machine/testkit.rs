@@ -3,6 +3,7 @@
 
 use super::*;
 use gold_box_protocol::{UserInfo, WorldInfo};
+use std::collections::BTreeMap;
 
 /// A server frame as the bindings hand it over, decoded from its text.
 pub fn text(json: String) -> Input {
@@ -29,7 +30,7 @@ pub fn config(token: &str) -> CoreConfig {
             name: "GM".into(),
             is_gm: true,
         },
-        settings: BTreeMap::from([("aiRole".to_owned(), JsonValue::String("dm".into()))]),
+        settings: JsonMap::from([("aiRole".to_owned(), JsonValue::String("dm".into()))]),
     }
 }
 

@@ -117,10 +117,7 @@ impl Machine {
             commands.push(Command::CancelTimer(TimerKind::SettingsDebounce));
             self.sync_settings(now_ms, &mut commands);
         }
-        let request_id = format!(
-            "turn-{}-{}-{}",
-            self.client_id, self.load_tag, self.next_turn
-        );
+        let request_id = self.turn_request_id();
         self.next_turn += 1;
         self.retry = false;
         let request = ChatRequest {
@@ -169,16 +166,27 @@ impl Machine {
         }
     }
 
+    /// The id of the next turn asked for: `turn-<client id>-<load tag>-<n>`.
+    pub(super) fn turn_request_id(&self) -> String {
+        let mut id = concat(&["turn-", &self.client_id, "-", &self.load_tag, "-"]);
+        push_u64(&mut id, self.next_turn);
+        id
+    }
+
     /// No answer within the bound: the promise is rejected, and says what may still come.
     /// (The timer of a turn answered in time is left to fire and does nothing.)
     pub(super) fn on_turn_answer_bound(&mut self, request_id: String, commands: &mut Vec<Command>) {
         if self.awaiting_turns.remove(&request_id).is_some() {
             commands.push(Command::SettleTurn {
                 request_id,
-                outcome: Err(format!(
-                    "the server did not answer within {} s; if it started this turn, its messages will appear when the connection returns",
-                    TURN_ANSWER_MS / 1_000
-                )),
+                outcome: Err({
+                    let mut text = String::from("the server did not answer within ");
+                    push_u64(&mut text, TURN_ANSWER_MS / 1_000);
+                    text.push_str(
+                        " s; if it started this turn, its messages will appear when the connection returns",
+                    );
+                    text
+                }),
             });
         }
     }
@@ -186,12 +194,12 @@ impl Machine {
     /// Rejects the turns whose `chat_request` went out on an earlier connection.
     pub(super) fn settle_earlier_turns(&mut self, reason: &str, commands: &mut Vec<Command>) {
         let connection = self.connection;
-        let earlier: Vec<String> = self
-            .awaiting_turns
-            .iter()
-            .filter(|(_, sent_on)| **sent_on != connection)
-            .map(|(id, _)| id.clone())
-            .collect();
+        let mut earlier: Vec<String> = Vec::new();
+        for (id, sent_on) in self.awaiting_turns.iter() {
+            if *sent_on != connection {
+                earlier.push(id.clone());
+            }
+        }
         for request_id in earlier {
             self.awaiting_turns.remove(&request_id);
             commands.push(Command::SettleTurn {

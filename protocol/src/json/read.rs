@@ -5,8 +5,8 @@
 //! names the whole path (`rolls[0].formula`). No message formats a float: a wrong value is
 //! described by its kind, which keeps float formatting out of the .wasm.
 
-use crate::JsonValue;
-use std::collections::BTreeMap;
+use crate::text::{concat, push_i64, push_u64};
+use crate::{JsonMap, JsonValue};
 use std::fmt;
 
 /// A type read from a parsed JSON value (the hand-written codec; see [`crate::json`]).
@@ -36,7 +36,7 @@ impl JsonError {
     /// A value that is not what was expected: `expected` names what would do
     /// ("a string"), and the message says what the value is.
     pub fn expected(expected: &str, found: &JsonValue) -> Self {
-        JsonError::new(format!("must be {expected}, found {}", kind(found)))
+        JsonError::new(concat(&["must be ", expected, ", found ", kind(found)]))
     }
 
     /// Any other problem with the value, in words ("must be one of …").
@@ -55,6 +55,10 @@ impl JsonError {
     }
 
     /// The same error, inside the field `name` of an object.
+    ///
+    /// Not inlined: the field readers, compiled once per field type, all call this one
+    /// copy (a generic `map_err` helper around it was one more copy per type).
+    #[inline(never)]
     pub fn in_field(mut self, name: &str) -> Self {
         let path = &mut self.0.path;
         if path.is_empty() || path.starts_with('[') {
@@ -69,24 +73,31 @@ impl JsonError {
     /// The same error, inside the item `index` of an array.
     pub fn in_item(mut self, index: usize) -> Self {
         let path = &mut self.0.path;
-        let prefix = if path.is_empty() || path.starts_with('[') {
-            format!("[{index}]")
-        } else {
-            format!("[{index}].")
-        };
+        let mut prefix = String::from("[");
+        push_u64(&mut prefix, index as u64);
+        prefix.push(']');
+        if !path.is_empty() && !path.starts_with('[') {
+            prefix.push('.');
+        }
         path.insert_str(0, &prefix);
         self
+    }
+
+    /// What is wrong, and where, in words (the `Display` text), built without
+    /// `core::fmt` (see [`crate::text`]).
+    pub fn message(&self) -> String {
+        let Located { path, problem } = &*self.0;
+        match (problem, path.is_empty()) {
+            (None, _) => concat(&["missing field `", path, "`"]),
+            (Some(problem), true) => concat(&["the value ", problem]),
+            (Some(problem), false) => concat(&["field `", path, "` ", problem]),
+        }
     }
 }
 
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Located { path, problem } = &*self.0;
-        match (problem, path.is_empty()) {
-            (None, _) => write!(f, "missing field `{path}`"),
-            (Some(problem), true) => write!(f, "the value {problem}"),
-            (Some(problem), false) => write!(f, "field `{path}` {problem}"),
-        }
+        f.write_str(&self.message())
     }
 }
 
@@ -108,7 +119,7 @@ fn kind(value: &JsonValue) -> &'static str {
 /// as the serde derives ignore unknown fields.
 #[derive(Debug, Clone, Copy)]
 pub struct Fields<'a> {
-    map: &'a BTreeMap<String, JsonValue>,
+    map: &'a JsonMap,
 }
 
 impl<'a> Fields<'a> {
@@ -132,7 +143,10 @@ impl<'a> Fields<'a> {
     /// A field that must be present.
     pub fn req<T: FromJson>(&self, name: &str) -> Result<T, JsonError> {
         match self.get(name) {
-            Some(value) => in_field(T::from_json(value), name),
+            Some(value) => match T::from_json(value) {
+                Ok(read) => Ok(read),
+                Err(e) => Err(e.in_field(name)),
+            },
             None => Err(JsonError::missing(name)),
         }
     }
@@ -141,7 +155,10 @@ impl<'a> Fields<'a> {
     pub fn opt<T: FromJson>(&self, name: &str) -> Result<Option<T>, JsonError> {
         match self.get(name) {
             None | Some(JsonValue::Null(())) => Ok(None),
-            Some(value) => in_field(T::from_json(value), name).map(Some),
+            Some(value) => match T::from_json(value) {
+                Ok(read) => Ok(Some(read)),
+                Err(e) => Err(e.in_field(name)),
+            },
         }
     }
 
@@ -150,14 +167,12 @@ impl<'a> Fields<'a> {
     pub fn or_default<T: FromJson + Default>(&self, name: &str) -> Result<T, JsonError> {
         match self.get(name) {
             None => Ok(T::default()),
-            Some(value) => in_field(T::from_json(value), name),
+            Some(value) => match T::from_json(value) {
+                Ok(read) => Ok(read),
+                Err(e) => Err(e.in_field(name)),
+            },
         }
     }
-}
-
-/// `read`, its error placed inside the field `name`.
-fn in_field<T>(read: Result<T, JsonError>, name: &str) -> Result<T, JsonError> {
-    read.map_err(|e| e.in_field(name))
 }
 
 impl FromJson for JsonValue {
@@ -197,7 +212,7 @@ impl FromJson for u64 {
     fn from_json(value: &JsonValue) -> Result<Self, JsonError> {
         const EXPECTED: &str = "a non-negative integer";
         let i = integer(value, EXPECTED)?;
-        u64::try_from(i).map_err(|_| JsonError::new(format!("must be {EXPECTED}, found {i}")))
+        u64::try_from(i).map_err(|_| out_of_range(EXPECTED, i))
     }
 }
 
@@ -205,8 +220,15 @@ impl FromJson for u32 {
     fn from_json(value: &JsonValue) -> Result<Self, JsonError> {
         const EXPECTED: &str = "an integer from 0 to 4294967295";
         let i = integer(value, EXPECTED)?;
-        u32::try_from(i).map_err(|_| JsonError::new(format!("must be {EXPECTED}, found {i}")))
+        u32::try_from(i).map_err(|_| out_of_range(EXPECTED, i))
     }
+}
+
+/// An integer outside the range of the field's type.
+fn out_of_range(expected: &str, found: i64) -> JsonError {
+    let mut problem = concat(&["must be ", expected, ", found "]);
+    push_i64(&mut problem, found);
+    JsonError::new(problem)
 }
 
 impl FromJson for i64 {
@@ -252,7 +274,7 @@ impl<T: FromJson> FromJson for Vec<T> {
     }
 }
 
-impl FromJson for BTreeMap<String, JsonValue> {
+impl FromJson for JsonMap {
     fn from_json(value: &JsonValue) -> Result<Self, JsonError> {
         match value {
             JsonValue::Object(map) => Ok(map.clone()),
@@ -306,6 +328,19 @@ mod tests {
         );
         let missing = JsonError::missing("faces").in_item(2).in_field("dice");
         assert_eq!(missing.to_string(), "missing field `dice[2].faces`");
+        let nested = JsonError::expected("a boolean", &JsonValue::Null(()))
+            .in_item(1234)
+            .in_item(10)
+            .in_field("grid");
+        assert_eq!(
+            nested.to_string(),
+            "field `grid[10][1234]` must be a boolean, found null"
+        );
+        let range = u64::from_json(&JsonValue::Integer(-12)).map_err(|e| e.to_string());
+        assert_eq!(
+            range,
+            Err("the value must be a non-negative integer, found -12".to_owned())
+        );
         let top = JsonError::expected("an object", &JsonValue::Array(vec![]));
         assert_eq!(
             top.to_string(),

@@ -2,10 +2,9 @@
 //!
 //! Strings are escaped as serde_json and `JSON.stringify` both escape them (`"`, `\`,
 //! the short escapes, other control characters as `\u00xx`), so the text is the same
-//! byte for byte. Integers are written by Rust; floats by the function the caller passes.
+//! byte for byte. Integers are written by [`crate::text`]; floats by the function the caller passes.
 
-use crate::JsonValue;
-use std::collections::BTreeMap;
+use crate::{JsonMap, JsonValue};
 
 /// A type written as JSON text (the hand-written codec; see [`crate::json`]).
 pub trait ToJson {
@@ -65,13 +64,11 @@ impl JsonWriter {
     }
 
     pub fn integer(&mut self, i: i64) {
-        use std::fmt::Write;
-        let _ = write!(self.text, "{i}");
+        crate::text::push_i64(&mut self.text, i);
     }
 
     pub fn unsigned(&mut self, u: u64) {
-        use std::fmt::Write;
-        let _ = write!(self.text, "{u}");
+        crate::text::push_u64(&mut self.text, u);
     }
 
     pub fn float(&mut self, f: f64) {
@@ -221,7 +218,7 @@ impl<T: ToJson> ToJson for Vec<T> {
     }
 }
 
-impl ToJson for BTreeMap<String, JsonValue> {
+impl ToJson for JsonMap {
     /// The keys in their sorted order, as serde writes a `BTreeMap`.
     fn write_json(&self, out: &mut JsonWriter) {
         let mut object = out.object();

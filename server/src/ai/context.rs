@@ -119,7 +119,7 @@ pub fn bound_table(table: &[JsonValue], budget_chars: usize) -> Vec<String> {
 mod tests {
     use super::*;
     use gold_box_protocol::ChatKind;
-    use std::collections::BTreeMap;
+    use gold_box_protocol::JsonMap;
 
     fn entry(i: usize, content: &str) -> ChatEntry {
         ChatEntry {
@@ -171,7 +171,7 @@ mod tests {
     #[test]
     fn table_snapshots_take_at_most_a_quarter_and_keep_the_newest() {
         let snapshot = |round: i64| {
-            let mut map = BTreeMap::new();
+            let mut map = JsonMap::new();
             map.insert("round".to_owned(), JsonValue::Integer(round));
             map.insert("pad".to_owned(), JsonValue::String("z".repeat(80)));
             JsonValue::Object(map)

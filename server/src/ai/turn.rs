@@ -32,10 +32,9 @@ use super::regenerate::KeptTurn;
 use super::rng::entropy_seed;
 use super::tools::{self, ToolInvocation};
 use gold_box_protocol::{
-    AiMessage, AiMessageKind, AiTurnComplete, ChatEntry, ErrorCode, JsonValue, NarrationDelta,
-    RollOutcome, RollRequest, TurnStatus,
+    AiMessage, AiMessageKind, AiTurnComplete, ChatEntry, ErrorCode, JsonMap, JsonValue,
+    NarrationDelta, RollOutcome, RollRequest, TurnStatus,
 };
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -112,7 +111,7 @@ pub struct TurnRequest {
     pub messages: Vec<ChatEntry>,
     /// The client's synced settings: "aiRole" ("dm" | "dm_assistant" | "player"),
     /// "contextMessages".
-    pub settings: BTreeMap<String, JsonValue>,
+    pub settings: JsonMap,
     /// Recent chat_message / dice_roll / combat_context / combat_state frames' data,
     /// newest last.
     pub context: Vec<JsonValue>,
@@ -443,7 +442,7 @@ impl AiEngine {
 }
 
 /// The `aiRole` setting; the GM role when it is missing or unknown.
-fn role_setting(settings: &BTreeMap<String, JsonValue>) -> AiRole {
+fn role_setting(settings: &JsonMap) -> AiRole {
     match settings.get("aiRole") {
         None => AiRole::default(),
         Some(value) => value
@@ -457,7 +456,7 @@ fn role_setting(settings: &BTreeMap<String, JsonValue>) -> AiRole {
 }
 
 /// The `contextMessages` setting: how many recent messages the AI may read.
-fn context_messages_setting(settings: &BTreeMap<String, JsonValue>) -> Option<usize> {
+fn context_messages_setting(settings: &JsonMap) -> Option<usize> {
     settings
         .get("contextMessages")
         .and_then(JsonValue::as_f64)
@@ -580,7 +579,7 @@ mod tests {
     }
 
     fn turn(lines: &[(&str, &str)], role: &str) -> TurnRequest {
-        let mut settings = BTreeMap::new();
+        let mut settings = JsonMap::new();
         settings.insert("aiRole".to_owned(), JsonValue::String(role.into()));
         TurnRequest {
             request_id: "turn-1".into(),
@@ -978,7 +977,7 @@ mod tests {
 
     #[test]
     fn unknown_or_missing_roles_play_the_gm() {
-        let mut settings = BTreeMap::new();
+        let mut settings = JsonMap::new();
         assert_eq!(role_setting(&settings), AiRole::Dm);
         settings.insert("aiRole".into(), JsonValue::String("bard".into()));
         assert_eq!(role_setting(&settings), AiRole::Dm);
