@@ -8,6 +8,7 @@ mod core;
 mod host;
 mod http;
 pub(crate) mod js_json;
+mod panic_report;
 mod socket;
 mod storage;
 mod tasks;
@@ -22,5 +23,5 @@ use wasm_bindgen::prelude::*;
 /// their message instead of as an opaque `unreachable`.
 #[wasm_bindgen(start)]
 pub fn on_load() {
-    console_error_panic_hook::set_once();
+    panic_report::install();
 }
