@@ -63,19 +63,57 @@ pub fn build_wasm(out: &Out) -> Result<(), String> {
     out.step(&format!(
         "building the wasm core (cargo build --target {WASM_TARGET} --profile {WASM_PROFILE})"
     ));
-    run_cmd(
-        Command::new(cargo()).args([
-            "build",
-            "--package",
-            "gold-box-wasm",
-            "--lib",
-            "--target",
-            WASM_TARGET,
-            "--profile",
-            WASM_PROFILE,
-        ]),
-        out,
-    )
+    let mut build = Command::new(cargo());
+    build.args([
+        "build",
+        "--package",
+        "gold-box-wasm",
+        "--lib",
+        "--target",
+        WASM_TARGET,
+        "--profile",
+        WASM_PROFILE,
+    ]);
+    if let Some(remap) = registry_remap() {
+        build.env(WASM_RUSTFLAGS, remap);
+    }
+    run_cmd(&mut build, out)
+}
+
+/// The wasm32 target's rustflags (cargo's environment form of `target.<triple>.rustflags`).
+const WASM_RUSTFLAGS: &str = "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS";
+
+/// The place of each panic in a crate from the registry is compiled into the .wasm with
+/// its absolute path, cargo's home included (`/root/.cargo/registry/src/index.crates.io-
+/// 1949cf8c6b5b557f/talc-5.1.1/src/...`), so the .wasm's size depended on where cargo's
+/// home is. Each registry's folder is remapped to nothing (`talc-5.1.1/src/...`), so the
+/// .wasm is the same wherever it is built, and a few hundred bytes smaller
+/// (docs/BENCHMARKS.md). The workspace's own paths are relative already. Rustflags of the
+/// developer's own for the wasm32 target (this variable, or `RUSTFLAGS`, which takes
+/// precedence) are left alone, as is a cargo home whose path has a space (the variable
+/// is split at spaces).
+fn registry_remap() -> Option<String> {
+    if std::env::var_os(WASM_RUSTFLAGS).is_some() || std::env::var_os("RUSTFLAGS").is_some() {
+        return None;
+    }
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .filter(|home| !home.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|home| !home.is_empty())
+                .map(|home| PathBuf::from(home).join(".cargo"))
+        })?;
+    let mut flags = Vec::new();
+    for registry in fs::read_dir(cargo_home.join("registry").join("src")).ok()? {
+        let path = registry.ok()?.path();
+        let path = path.to_str()?;
+        if path.contains(char::is_whitespace) {
+            return None;
+        }
+        flags.push(format!("--remap-path-prefix={path}/="));
+    }
+    Some(flags.join(" "))
 }
 
 /// Holds xtask-bindgen to its promise: for the .wasm [`build_wasm`] wrote, it writes the
