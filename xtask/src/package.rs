@@ -88,7 +88,7 @@ const WASM_RUSTFLAGS: &str = "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS";
 /// 1949cf8c6b5b557f/talc-5.1.1/src/...`), so the .wasm's size depended on where cargo's
 /// home is. Each registry's folder is remapped to nothing (`talc-5.1.1/src/...`), so where
 /// cargo's home is no longer changes the .wasm, which is a few hundred bytes smaller
-/// (docs/BENCHMARKS.md; the checkout's own place still moves it by a few dozen bytes). The workspace's own paths are relative already. Rustflags of the
+/// (docs/BENCHMARKS.md). The workspace's own paths are relative already. Rustflags of the
 /// developer's own for the wasm32 target (this variable, or `RUSTFLAGS`, which takes
 /// precedence) are left alone, as is a cargo home whose path has a space (the variable
 /// is split at spaces).
