@@ -96,14 +96,7 @@ fn registry_remap() -> Option<String> {
     if std::env::var_os(WASM_RUSTFLAGS).is_some() || std::env::var_os("RUSTFLAGS").is_some() {
         return None;
     }
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .filter(|home| !home.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|home| !home.is_empty())
-                .map(|home| PathBuf::from(home).join(".cargo"))
-        })?;
+    let cargo_home = tools::dir_from_env_or_home("CARGO_HOME", ".cargo")?;
     let mut flags = Vec::new();
     for registry in fs::read_dir(cargo_home.join("registry").join("src")).ok()? {
         let path = registry.ok()?.path();

@@ -37,13 +37,18 @@ pub fn tools_dir() -> PathBuf {
 
 /// `$XDG_CACHE_HOME`, else `~/.cache`.
 fn cache_home() -> Option<PathBuf> {
-    std::env::var_os("XDG_CACHE_HOME")
+    dir_from_env_or_home("XDG_CACHE_HOME", ".cache")
+}
+
+/// The folder a non-empty environment variable names, else `~/<in_home>`.
+pub fn dir_from_env_or_home(variable: &str, in_home: &str) -> Option<PathBuf> {
+    std::env::var_os(variable)
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
         .or_else(|| {
             std::env::var_os("HOME")
                 .filter(|d| !d.is_empty())
-                .map(|home| PathBuf::from(home).join(".cache"))
+                .map(|home| PathBuf::from(home).join(in_home))
         })
 }
 
