@@ -115,18 +115,9 @@ fn registry_remap() -> Option<String> {
 pub fn check_bindgen_matches_cli(tools: &WasmTools, cli: &Path) -> Result<(), String> {
     step("checking that xtask-bindgen writes what the wasm-bindgen CLI writes");
     let scratch = workspace_root().join("target/bindgen-check");
-    if scratch.exists() {
-        fs::remove_dir_all(&scratch)
-            .map_err(|e| format!("cannot clear {}: {e}", scratch.display()))?;
-    }
+    clear_dir(&scratch)?;
     let (ours, theirs) = (scratch.join("xtask-bindgen"), scratch.join("cli"));
-    run_cmd(
-        Command::new(&tools.bindgen)
-            .arg(built_wasm())
-            .arg(&ours)
-            .arg(WASM_NAME),
-        &Out::Terminal,
-    )?;
+    run_bindgen(tools, &ours)?;
     run_cmd(
         Command::new(cli)
             .args([
@@ -152,11 +143,10 @@ pub fn check_bindgen_matches_cli(tools: &WasmTools, cli: &Path) -> Result<(), St
         names.sort();
         Ok(names)
     };
-    let files = names(&theirs)?;
-    if names(&ours)? != files {
+    let (files, our_files) = (names(&theirs)?, names(&ours)?);
+    if our_files != files {
         return Err(format!(
-            "xtask-bindgen wrote {:?}, the wasm-bindgen CLI {files:?}",
-            names(&ours)?
+            "xtask-bindgen wrote {our_files:?}, the wasm-bindgen CLI {files:?}"
         ));
     }
     for file in &files {
@@ -171,6 +161,27 @@ pub fn check_bindgen_matches_cli(tools: &WasmTools, cli: &Path) -> Result<(), St
         }
     }
     println!("xtask: the same {} files, byte for byte", files.len());
+    Ok(())
+}
+
+/// xtask-bindgen on the .wasm [`build_wasm`] wrote, its output into `out_dir`: what
+/// `wasm-bindgen --target web --no-typescript --remove-name-section
+/// --remove-producers-section` writes (xtask/bindgen/src/main.rs).
+fn run_bindgen(tools: &WasmTools, out_dir: &Path) -> Result<(), String> {
+    run_cmd(
+        Command::new(&tools.bindgen)
+            .arg(built_wasm())
+            .arg(out_dir)
+            .arg(WASM_NAME),
+        &Out::Terminal,
+    )
+}
+
+/// Removes `dir` and what it holds, if it is there.
+fn clear_dir(dir: &Path) -> Result<(), String> {
+    if dir.exists() {
+        fs::remove_dir_all(dir).map_err(|e| format!("cannot clear {}: {e}", dir.display()))?;
+    }
     Ok(())
 }
 
@@ -201,18 +212,8 @@ pub fn assemble(tools: &WasmTools) -> Result<PathBuf, String> {
 
     step("generating the JS bindings (xtask-bindgen: wasm-bindgen --target web)");
     let pkg = root.join("target/wasm-pkg");
-    if pkg.exists() {
-        fs::remove_dir_all(&pkg).map_err(|e| format!("cannot clear {}: {e}", pkg.display()))?;
-    }
-    // What `wasm-bindgen --target web --no-typescript --remove-name-section
-    // --remove-producers-section` writes (xtask/bindgen/src/main.rs).
-    run_cmd(
-        Command::new(&tools.bindgen)
-            .arg(built_wasm())
-            .arg(&pkg)
-            .arg(WASM_NAME),
-        &Out::Terminal,
-    )?;
+    clear_dir(&pkg)?;
+    run_bindgen(tools, &pkg)?;
     let wasm = pkg.join(format!("{WASM_NAME}_bg.wasm"));
     if let Some(wasm_opt) = &tools.wasm_opt {
         optimize(wasm_opt, &wasm)?;
@@ -230,10 +231,7 @@ pub fn assemble(tools: &WasmTools) -> Result<PathBuf, String> {
         "assembling {id} {version} in {}",
         module_dir.display()
     ));
-    if module_dir.exists() {
-        fs::remove_dir_all(&module_dir)
-            .map_err(|e| format!("cannot clear {}: {e}", module_dir.display()))?;
-    }
+    clear_dir(&module_dir)?;
     fs::create_dir_all(module_dir.join("wasm")).map_err(|e| e.to_string())?;
     copy(&root.join("module.json"), &module_dir.join("module.json"))?;
     copy(&root.join("LICENSE"), &module_dir.join("LICENSE"))?;
